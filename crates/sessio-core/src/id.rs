@@ -1,0 +1,397 @@
+//! Session ids and the store keys derived from them.
+//!
+//! A [`SessionId`] is 256 bits from the caller's CSPRNG, written as 43 characters of
+//! URL-safe base64 without padding. It lives only in the client's cookie. The server keeps
+//! a session under its [`StoreKey`], a BLAKE3 digest of the id: a dump of the store holds
+//! nothing a client could send back as a cookie, and the digest is preimage resistant, so
+//! the key does not lead back to the id.
+//!
+//! # What is constant-time, and why that is enough
+//! - [`StoreKey`] and [`SessionId`] equality use [`subtle`]: no early exit on a secret byte.
+//! - Decoding a cookie value is not constant-time, but it only looks at what the client
+//!   itself sent, which is no secret to that client.
+//! - A table lookup hashes the *store key*; which bucket is probed depends on the digest,
+//!   never on the id in a way an attacker can steer towards another client's id, and the
+//!   final comparison is constant-time. Timing can at most reveal bits of a digest of the
+//!   attacker's own guess.
+
+use core::fmt;
+
+use rand_core::CryptoRng;
+use subtle::ConstantTimeEq;
+
+/// Number of random bytes in a session id (256 bits).
+pub const SESSION_ID_BYTES: usize = 32;
+/// Length of an encoded session id: 32 bytes as unpadded base64url.
+pub const ENCODED_ID_LEN: usize = 43;
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Domain separation for the store key digest, so the digest means nothing elsewhere.
+const STORE_KEY_CONTEXT: &[u8] = b"sessio v1 store key\0";
+
+/// An unguessable session id: 256 bits from a CSPRNG.
+///
+/// `Debug` and `Display` never show the id: they print a short fingerprint of the
+/// [`StoreKey`] instead, which matches what store-side logs show and cannot be sent back
+/// as a cookie.
+///
+/// ```
+/// use sessio_core::SessionId;
+///
+/// let id = SessionId::generate(&mut rand::rng());
+/// let encoded = id.encode();
+/// assert_eq!(encoded.as_str().len(), 43);
+/// assert_eq!(SessionId::parse(encoded.as_bytes()), Ok(id.clone()));
+/// assert!(!format!("{id:?}").contains(encoded.as_str()));
+/// ```
+#[derive(Clone)]
+pub struct SessionId([u8; SESSION_ID_BYTES]);
+
+/// Why a byte string is not a session id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdError {
+    /// Not exactly 43 bytes long.
+    Length,
+    /// A byte outside the URL-safe base64 alphabet.
+    Alphabet,
+    /// The last character carries bits beyond the 256 of an id (a non-canonical encoding).
+    NonCanonical,
+}
+
+impl fmt::Display for IdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdError::Length => "session id must be 43 characters",
+            IdError::Alphabet => "session id must be URL-safe base64",
+            IdError::NonCanonical => "session id is not canonically encoded",
+        })
+    }
+}
+
+impl core::error::Error for IdError {}
+
+impl SessionId {
+    /// Draws a fresh id from the caller's cryptographically secure generator.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = [0u8; SESSION_ID_BYTES];
+        rng.fill_bytes(&mut bytes);
+        SessionId(bytes)
+    }
+
+    /// Parses exactly the shape [`SessionId::encode`] writes: 43 URL-safe base64
+    /// characters, no padding, canonical last character. Anything else is refused.
+    pub fn parse(encoded: &[u8]) -> Result<Self, IdError> {
+        if encoded.len() != ENCODED_ID_LEN {
+            return Err(IdError::Length);
+        }
+        let mut bytes = [0u8; SESSION_ID_BYTES];
+        let mut acc: u32 = 0;
+        let mut bits = 0u32;
+        let mut out = 0;
+        for &c in encoded {
+            let v = decode_char(c).ok_or(IdError::Alphabet)?;
+            acc = (acc << 6) | u32::from(v);
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                // 43 * 6 = 258 bits: the loop yields exactly 32 bytes, then 2 spare bits.
+                bytes[out] = (acc >> bits) as u8;
+                out += 1;
+                acc &= (1 << bits) - 1;
+            }
+        }
+        if acc != 0 {
+            return Err(IdError::NonCanonical);
+        }
+        Ok(SessionId(bytes))
+    }
+
+    /// The id as it goes into a cookie.
+    pub fn encode(&self) -> EncodedSessionId {
+        let mut out = [0u8; ENCODED_ID_LEN];
+        let mut acc: u32 = 0;
+        let mut bits = 0u32;
+        let mut i = 0;
+        for &b in &self.0 {
+            acc = (acc << 8) | u32::from(b);
+            bits += 8;
+            while bits >= 6 {
+                bits -= 6;
+                out[i] = ALPHABET[((acc >> bits) & 63) as usize];
+                i += 1;
+            }
+            acc &= (1 << bits) - 1;
+        }
+        out[i] = ALPHABET[((acc << (6 - bits)) & 63) as usize];
+        EncodedSessionId(out)
+    }
+
+    /// The key the session is stored under: a digest of the id, never the id itself.
+    pub fn store_key(&self) -> StoreKey {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(STORE_KEY_CONTEXT);
+        hasher.update(&self.0);
+        StoreKey(*hasher.finalize().as_bytes())
+    }
+
+    /// The raw 32 bytes, for callers that sign or otherwise process the id.
+    pub fn as_bytes(&self) -> &[u8; SESSION_ID_BYTES] {
+        &self.0
+    }
+}
+
+fn decode_char(c: u8) -> Option<u8> {
+    Some(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => return None,
+    })
+}
+
+impl PartialEq for SessionId {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+impl Eq for SessionId {}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({})", self.store_key().fingerprint())
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.store_key().fingerprint())
+    }
+}
+
+/// An encoded session id: the exact bytes of the cookie value.
+///
+/// Deliberately without `Debug` or `Display`, so it cannot end up in a log by accident.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EncodedSessionId([u8; ENCODED_ID_LEN]);
+
+impl EncodedSessionId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // The alphabet is ASCII, so this cannot fail; fall back to "" rather than panic.
+        core::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// The id as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The key a session is stored under: `BLAKE3("sessio v1 store key\0" || id)`.
+///
+/// Equality is constant-time. Its text form ([`StoreKey::to_hex`], 64 lowercase hex
+/// digits) is what stores put in key names; it is not the shape of a session id, so it
+/// cannot be replayed as a cookie, and it does not lead back to the id.
+#[derive(Clone, Copy)]
+pub struct StoreKey([u8; 32]);
+
+impl StoreKey {
+    /// Wraps 32 digest bytes, e.g. read back from a store's index.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        StoreKey(bytes)
+    }
+
+    /// The digest bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// 64 lowercase hex digits.
+    pub fn to_hex(&self) -> StoreKeyHex {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = HEX[usize::from(b >> 4)];
+            out[2 * i + 1] = HEX[usize::from(b & 15)];
+        }
+        StoreKeyHex(out)
+    }
+
+    /// Parses what [`StoreKey::to_hex`] wrote; `None` for anything else.
+    pub fn from_hex(hex: &[u8]) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in hex.chunks_exact(2).enumerate() {
+            let hi = hex_digit(pair[0])?;
+            let lo = hex_digit(pair[1])?;
+            out[i] = (hi << 4) | lo;
+        }
+        Some(StoreKey(out))
+    }
+
+    /// A 64-bit hash for hash tables. The key is already a uniform digest, so its first
+    /// eight bytes are as good as any keyed hash of it, and cost nothing to compute.
+    pub fn table_hash(&self) -> u64 {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        u64::from_le_bytes(first)
+    }
+
+    /// The first 8 hex digits, for logs: enough to correlate, useless as a credential.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let hex = self.to_hex();
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&hex.0[..8]);
+        Fingerprint(out)
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl PartialEq for StoreKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+impl Eq for StoreKey {}
+
+impl core::hash::Hash for StoreKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.table_hash());
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreKey({}…)", self.fingerprint())
+    }
+}
+
+/// A store key as 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct StoreKeyHex([u8; 64]);
+
+impl StoreKeyHex {
+    /// The digits as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl fmt::Display for StoreKeyHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for StoreKeyHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The first eight hex digits of a store key, for logs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 8]);
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(core::str::from_utf8(&self.0).unwrap_or(""))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use proptest::prelude::*;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn id_from(bytes: [u8; 32]) -> SessionId {
+        SessionId(bytes)
+    }
+
+    #[test]
+    fn generated_ids_differ_and_round_trip() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        let a = SessionId::generate(&mut rng);
+        let b = SessionId::generate(&mut rng);
+        assert_ne!(a, b);
+        assert_eq!(SessionId::parse(a.encode().as_bytes()), Ok(a));
+    }
+
+    #[test]
+    fn parse_refuses_other_shapes() {
+        let good = id_from([0xAB; 32]).encode();
+        let s = good.as_str();
+        assert_eq!(SessionId::parse(&s.as_bytes()[..42]), Err(IdError::Length));
+        assert_eq!(SessionId::parse(format!("{s}A").as_bytes()), Err(IdError::Length));
+        let mut padded = *good.as_bytes().first_chunk::<43>().unwrap_or(&[b'A'; 43]);
+        padded[10] = b'=';
+        assert_eq!(SessionId::parse(&padded), Err(IdError::Alphabet));
+        padded[10] = b'+';
+        assert_eq!(SessionId::parse(&padded), Err(IdError::Alphabet));
+        // Last char 'B' sets one of the two spare bits.
+        let mut nc = [b'A'; 43];
+        nc[42] = b'B';
+        assert_eq!(SessionId::parse(&nc), Err(IdError::NonCanonical));
+        nc[42] = b'E';
+        assert!(SessionId::parse(&nc).is_ok());
+        assert_eq!(SessionId::parse(b""), Err(IdError::Length));
+    }
+
+    #[test]
+    fn debug_and_display_hide_the_id() {
+        let id = id_from([0x5A; 32]);
+        let encoded = id.encode();
+        for shown in [format!("{id:?}"), format!("{id}")] {
+            assert!(!shown.contains(&encoded.as_str()[..8]), "{shown}");
+        }
+    }
+
+    #[test]
+    fn store_key_is_not_an_id_and_round_trips_as_hex() {
+        let id = id_from([1; 32]);
+        let key = id.store_key();
+        let hex = key.to_hex();
+        assert_eq!(hex.as_str().len(), 64);
+        assert!(SessionId::parse(hex.as_str().as_bytes()).is_err());
+        assert_eq!(StoreKey::from_hex(hex.as_str().as_bytes()), Some(key));
+        assert_eq!(StoreKey::from_hex(b"zz"), None);
+        assert_ne!(id_from([2; 32]).store_key(), key);
+        assert_ne!(&key.as_bytes()[..], &id.as_bytes()[..]);
+    }
+
+    proptest! {
+        #[test]
+        fn encode_parse_round_trip(bytes in any::<[u8; 32]>()) {
+            let id = id_from(bytes);
+            prop_assert_eq!(SessionId::parse(id.encode().as_bytes()), Ok(id));
+        }
+
+        #[test]
+        fn parse_never_panics(input in proptest::collection::vec(any::<u8>(), 0..100)) {
+            if let Ok(id) = SessionId::parse(&input) {
+                let encoded = id.encode();
+                prop_assert_eq!(encoded.as_bytes(), &input[..]);
+            }
+        }
+    }
+}
