@@ -14,9 +14,13 @@
 extern crate alloc;
 
 pub mod cookie;
+pub mod expiry;
 pub mod id;
+pub mod machine;
+pub mod record;
 pub mod table;
 pub mod time;
 
 pub use id::{EncodedSessionId, IdError, SessionId, StoreKey};
+pub use machine::{Decision, LoadStatus, SessionState, StoreWrite};
 pub use time::Timestamp;

@@ -1,0 +1,373 @@
+//! What a store keeps under a [`StoreKey`](crate::StoreKey): the session's metadata and
+//! its named values, and a compact, versioned binary encoding for stores that keep bytes.
+//!
+//! Values are opaque bytes here; the `sessio` crate serializes typed values into them.
+//! Each value carries a version that the store bumps on every write, so that an atomic
+//! read-modify-write (compare-and-set on one value) is possible without locking the
+//! whole session.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use crate::expiry::Lifetime;
+use crate::Timestamp;
+
+/// First byte of every encoded record and meta block; bumped when the layout changes, so
+/// an old or foreign record is recognised as unreadable instead of misread.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Everything about a session except its values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionMeta {
+    /// When the session was first stored.
+    pub created_at: Timestamp,
+    /// When the absolute lifetime started: creation, or the last explicit renewal (login).
+    pub started_at: Timestamp,
+    /// When the current id was issued (for automatic renewal).
+    pub id_issued_at: Timestamp,
+    /// The last recorded activity; the idle deadline slides from here.
+    pub last_seen: Timestamp,
+    /// This session's lifetime (the policy's default or a per-session override).
+    pub lifetime: Lifetime,
+    /// The user the session is bound to, for listing and revoking a user's sessions.
+    pub user: Option<String>,
+}
+
+impl SessionMeta {
+    /// Metadata of a session started at `now`.
+    pub fn new(now: Timestamp, lifetime: Lifetime) -> Self {
+        SessionMeta {
+            created_at: now,
+            started_at: now,
+            id_issued_at: now,
+            last_seen: now,
+            lifetime,
+            user: None,
+        }
+    }
+
+    /// When the session stops being valid: the earlier of the idle and absolute deadlines.
+    pub fn expires_at(&self) -> Timestamp {
+        let idle = self
+            .lifetime
+            .idle_timeout()
+            .map_or(Timestamp::MAX, |d| self.last_seen.saturating_add(d));
+        let absolute = self.absolute_deadline().unwrap_or(Timestamp::MAX);
+        idle.min(absolute)
+    }
+
+    /// The absolute deadline, if the lifetime has one.
+    pub fn absolute_deadline(&self) -> Option<Timestamp> {
+        self.lifetime
+            .absolute_timeout()
+            .map(|d| self.started_at.saturating_add(d))
+    }
+
+    /// Whether the session is gone at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        now >= self.expires_at()
+    }
+
+    /// Records activity at `now` if the last recorded activity is at least
+    /// `touch_interval` old; returns whether it did. Stores that slide the idle deadline
+    /// while loading call this (or do the same in their own language) so that a touch
+    /// costs no extra round trip.
+    pub fn touch_if_due(&mut self, now: Timestamp, touch_interval: Duration) -> bool {
+        if self.lifetime.idle_timeout().is_some()
+            && now.saturating_duration_since(self.last_seen) >= touch_interval
+        {
+            self.last_seen = now;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Appends the encoding of this metadata (with its format version byte) to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(FORMAT_VERSION);
+        self.encode_body(out);
+    }
+
+    /// Decodes what [`SessionMeta::encode_into`] wrote.
+    pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
+        let mut reader = Reader::new(bytes);
+        reader.version()?;
+        let meta = Self::decode_body(&mut reader)?;
+        reader.finish()?;
+        Ok(meta)
+    }
+
+    fn encode_body(&self, out: &mut Vec<u8>) {
+        for t in [self.created_at, self.started_at, self.id_issued_at, self.last_seen] {
+            put_varint(out, t.unix_secs());
+        }
+        put_varint(out, self.lifetime.idle_timeout().map_or(0, |d| d.as_secs()));
+        put_varint(out, self.lifetime.absolute_timeout().map_or(0, |d| d.as_secs()));
+        let flags = u8::from(self.lifetime.is_persistent_cookie()) | (u8::from(self.user.is_some()) << 1);
+        out.push(flags);
+        if let Some(user) = &self.user {
+            put_bytes(out, user.as_bytes());
+        }
+    }
+
+    fn decode_body(r: &mut Reader<'_>) -> Result<Self, RecordError> {
+        let created_at = Timestamp::from_unix_secs(r.varint()?);
+        let started_at = Timestamp::from_unix_secs(r.varint()?);
+        let id_issued_at = Timestamp::from_unix_secs(r.varint()?);
+        let last_seen = Timestamp::from_unix_secs(r.varint()?);
+        let secs = |v: u64| (v != 0).then(|| Duration::from_secs(v));
+        let idle = secs(r.varint()?);
+        let absolute = secs(r.varint()?);
+        let flags = r.byte()?;
+        if flags & !0b11 != 0 {
+            return Err(RecordError::Invalid("unknown flag bits"));
+        }
+        let lifetime = Lifetime::new(idle, absolute)
+            .map_err(|_| RecordError::Invalid("lifetime without timeout"))?
+            .persistent_cookie(flags & 1 != 0);
+        let user = if flags & 2 != 0 {
+            Some(r.string()?)
+        } else {
+            None
+        };
+        Ok(SessionMeta {
+            created_at,
+            started_at,
+            id_issued_at,
+            last_seen,
+            lifetime,
+            user,
+        })
+    }
+}
+
+/// One stored value and its version (bumped by the store on every write).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredValue {
+    /// Starts at 1; compare-and-set writes name the version they read.
+    pub version: u64,
+    /// The serialized value.
+    pub bytes: Vec<u8>,
+}
+
+/// A whole session as a store holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Timestamps, lifetime and user.
+    pub meta: SessionMeta,
+    /// Named values.
+    pub values: BTreeMap<String, StoredValue>,
+}
+
+impl SessionRecord {
+    /// The record's encoding: format version, meta, then the values.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.values.values().map(|v| v.bytes.len() + 16).sum::<usize>());
+        out.push(FORMAT_VERSION);
+        self.meta.encode_body(&mut out);
+        put_varint(&mut out, self.values.len() as u64);
+        for (name, value) in &self.values {
+            put_bytes(&mut out, name.as_bytes());
+            put_varint(&mut out, value.version);
+            put_bytes(&mut out, &value.bytes);
+        }
+        out
+    }
+
+    /// Decodes what [`SessionRecord::encode`] wrote. Hostile input gets an error, never a
+    /// panic, and never an allocation larger than the input.
+    pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
+        let mut r = Reader::new(bytes);
+        r.version()?;
+        let meta = SessionMeta::decode_body(&mut r)?;
+        let count = r.varint()?;
+        let mut values = BTreeMap::new();
+        for _ in 0..count {
+            let name = r.string()?;
+            let version = r.varint()?;
+            let bytes = r.bytes()?.to_vec();
+            if values.insert(name, StoredValue { version, bytes }).is_some() {
+                return Err(RecordError::Invalid("duplicate value name"));
+            }
+        }
+        r.finish()?;
+        Ok(SessionRecord { meta, values })
+    }
+}
+
+/// Why stored bytes are not a readable record. A store treats such a record as absent
+/// (and reports it), never as a reason to fail the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// Written by an unknown format version (the byte found).
+    UnknownVersion(u8),
+    /// The bytes end in the middle of a field.
+    Truncated,
+    /// Bytes left over after the record.
+    TrailingBytes,
+    /// A field holds an impossible value (which one).
+    Invalid(&'static str),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::UnknownVersion(v) => write!(f, "unknown session record format version {v}"),
+            RecordError::Truncated => f.write_str("session record is truncated"),
+            RecordError::TrailingBytes => f.write_str("session record has trailing bytes"),
+            RecordError::Invalid(what) => write!(f, "session record is invalid: {what}"),
+        }
+    }
+}
+
+impl core::error::Error for RecordError {}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader { rest: bytes }
+    }
+
+    fn version(&mut self) -> Result<(), RecordError> {
+        match self.byte() {
+            Ok(FORMAT_VERSION) => Ok(()),
+            Ok(other) => Err(RecordError::UnknownVersion(other)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn byte(&mut self) -> Result<u8, RecordError> {
+        let (&b, rest) = self.rest.split_first().ok_or(RecordError::Truncated)?;
+        self.rest = rest;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, RecordError> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            let part = u64::from(b & 0x7f);
+            if shift == 63 && part > 1 {
+                return Err(RecordError::Invalid("varint overflows 64 bits"));
+            }
+            v |= part << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(RecordError::Invalid("varint longer than 10 bytes"))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], RecordError> {
+        let len = self.varint()?;
+        let len = usize::try_from(len).map_err(|_| RecordError::Truncated)?;
+        if len > self.rest.len() {
+            return Err(RecordError::Truncated);
+        }
+        let (head, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Ok(head)
+    }
+
+    fn string(&mut self) -> Result<String, RecordError> {
+        let bytes = self.bytes()?;
+        core::str::from_utf8(bytes)
+            .map(String::from)
+            .map_err(|_| RecordError::Invalid("text is not UTF-8"))
+    }
+
+    fn finish(self) -> Result<(), RecordError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(RecordError::TrailingBytes)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    fn sample() -> SessionRecord {
+        let lifetime = Lifetime::new(Some(Duration::from_secs(1800)), Some(Duration::from_secs(86400)))
+            .expect("valid")
+            .persistent_cookie(true);
+        let mut meta = SessionMeta::new(Timestamp::from_unix_secs(1_700_000_000), lifetime);
+        meta.user = Some("ada".into());
+        let mut values = BTreeMap::new();
+        values.insert("cart".into(), StoredValue { version: 3, bytes: vec![1, 2, 3] });
+        values.insert("é".into(), StoredValue { version: 1, bytes: vec![] });
+        SessionRecord { meta, values }
+    }
+
+    #[test]
+    fn round_trip() {
+        let record = sample();
+        assert_eq!(SessionRecord::decode(&record.encode()), Ok(record.clone()));
+        let mut meta_bytes = Vec::new();
+        record.meta.encode_into(&mut meta_bytes);
+        assert_eq!(SessionMeta::decode(&meta_bytes), Ok(record.meta));
+    }
+
+    #[test]
+    fn hostile_bytes_are_errors() {
+        let good = sample().encode();
+        assert_eq!(SessionRecord::decode(&[]), Err(RecordError::Truncated));
+        assert_eq!(SessionRecord::decode(&[9]), Err(RecordError::UnknownVersion(9)));
+        for cut in 1..good.len() {
+            assert!(SessionRecord::decode(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut long = good.clone();
+        long.push(0);
+        assert_eq!(SessionRecord::decode(&long), Err(RecordError::TrailingBytes));
+        // A length claiming far more than the input allocates nothing and fails.
+        let mut huge = vec![FORMAT_VERSION, 0, 0, 0, 0, 5, 0, 0];
+        huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(SessionRecord::decode(&huge).is_err());
+    }
+
+    #[test]
+    fn expiry_is_the_earlier_deadline() {
+        let lifetime = Lifetime::new(Some(Duration::from_secs(100)), Some(Duration::from_secs(1000)))
+            .expect("valid");
+        let mut meta = SessionMeta::new(Timestamp::from_unix_secs(0), lifetime);
+        assert_eq!(meta.expires_at(), Timestamp::from_unix_secs(100));
+        meta.last_seen = Timestamp::from_unix_secs(950);
+        assert_eq!(meta.expires_at(), Timestamp::from_unix_secs(1000));
+        assert!(!meta.touch_if_due(Timestamp::from_unix_secs(959), Duration::from_secs(10)));
+        assert!(meta.touch_if_due(Timestamp::from_unix_secs(960), Duration::from_secs(10)));
+        assert_eq!(meta.last_seen, Timestamp::from_unix_secs(960));
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = SessionRecord::decode(&bytes);
+            let _ = SessionMeta::decode(&bytes);
+        }
+    }
+}
