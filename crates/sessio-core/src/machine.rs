@@ -2,7 +2,7 @@
 //!
 //! # Order of calls
 //! 1. **Input: the cookie.** [`CookieSettings::find_session_id`] gives a
-//!    [`CookieLookup`]. With `Found(id)`, the caller loads the record stored under
+//!    [`CookieLookup`](crate::cookie::CookieLookup). With `Found(id)`, the caller loads the record stored under
 //!    `id.store_key()` and calls [`SessionState::resume`]; otherwise
 //!    [`SessionState::fresh`]. An unknown or expired id gives a fresh session too: a
 //!    client-chosen id is never adopted, because a fresh session always gets a new id.

@@ -1,0 +1,324 @@
+//! `MemoryStore`: the embedded default store, bounded and sharded.
+//!
+//! Sessions live in the core's bounded [`Table`] (expiry without scans, LRU eviction past
+//! the configured maximum, a per-user index), one table per shard behind its own mutex, so
+//! that requests on different sessions rarely wait for each other. A session is kept as
+//! its compact binary encoding (`SessionRecord::encode`), which costs a decode per load
+//! but keeps a live session to a couple of hundred bytes.
+
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, MutexGuard};
+
+use sessio_core::machine::Changes;
+use sessio_core::record::{SessionRecord, StoredValue};
+use sessio_core::table::{EntryMut, Table};
+use sessio_core::{StoreKey, StoreWrite, Timestamp};
+
+use crate::store::{
+    BoxFuture, CasOutcome, Loaded, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
+};
+
+/// Tables below this many sessions are not worth splitting: a shard's bound would be
+/// too coarse a share of the total.
+const MIN_SESSIONS_PER_SHARD: usize = 4096;
+const MAX_SHARDS: usize = 16;
+
+type Shard = Table<Box<[u8]>>;
+
+/// The in-memory store: bounded by a maximum number of live sessions, expired sessions
+/// reclaimed as it goes, least recently used ones evicted past the bound.
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use sessio::MemoryStore;
+///
+/// let store = MemoryStore::new(NonZeroUsize::new(10_000).expect("non-zero"));
+/// assert_eq!(store.len(), 0);
+/// ```
+pub struct MemoryStore {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("shards", &self.shards.len())
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Default for MemoryStore {
+    /// At most one million live sessions.
+    fn default() -> Self {
+        Self::new(NonZeroUsize::new(1_000_000).unwrap_or(NonZeroUsize::MIN))
+    }
+}
+
+impl MemoryStore {
+    /// A store holding at most `max_sessions` live sessions.
+    pub fn new(max_sessions: NonZeroUsize) -> Self {
+        let shards = (max_sessions.get() / MIN_SESSIONS_PER_SHARD).clamp(1, MAX_SHARDS);
+        // Power of two, so that a shard is picked with a mask; the per-shard bounds sum
+        // to at most `max_sessions`.
+        let shards = if shards.is_power_of_two() { shards } else { shards.next_power_of_two() / 2 };
+        let per_shard = NonZeroUsize::new(max_sessions.get() / shards).unwrap_or(NonZeroUsize::MIN);
+        MemoryStore {
+            shards: (0..shards).map(|_| Mutex::new(Table::new(per_shard))).collect(),
+        }
+    }
+
+    /// Live (or expired but not yet reclaimed) sessions.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    /// Whether the store holds no session.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reclaims expired sessions, examining up to `budget` slots per shard. Requests
+    /// reclaim as they go; call this from a periodic task to give memory back when idle.
+    pub fn reclaim_expired(&self, now: Timestamp, budget: usize) -> usize {
+        self.shards.iter().map(|s| lock(s).reclaim_expired(now, budget)).sum()
+    }
+
+    fn shard_index(&self, key: &StoreKey) -> usize {
+        // The low bits of `table_hash` pick the bucket inside a shard; use the high ones.
+        (key.table_hash() >> 56) as usize & (self.shards.len() - 1)
+    }
+
+    fn shard(&self, key: &StoreKey) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[self.shard_index(key)])
+    }
+
+    fn load_now(&self, key: &StoreKey, touch: TouchRule) -> Option<Loaded> {
+        let mut shard = self.shard(key);
+        let mut entry = shard.get_mut(key, touch.now)?;
+        let record = decode(&entry).filter(|r| !r.meta.is_expired(touch.now));
+        let Some(mut record) = record else {
+            shard.remove(key);
+            return None;
+        };
+        let touched = record.meta.touch_if_due(touch.now, touch.interval);
+        if touched {
+            store(&mut entry, &record);
+        }
+        Some(Loaded { record, touched })
+    }
+
+    fn write_now(&self, delete: Option<&StoreKey>, write: Option<&StoreWrite>, now: Timestamp) -> WriteOutcome {
+        if let Some(key) = delete {
+            self.shard(key).remove(key);
+        }
+        match write {
+            None => WriteOutcome::Written,
+            Some(StoreWrite::Create { key, record }) => {
+                let mut shard = self.shard(key);
+                let bytes = record.encode().into_boxed_slice();
+                let inserted = shard.insert(*key, bytes, record.meta.expires_at(), record.meta.user.as_deref(), now);
+                match inserted {
+                    Ok(inserted) => {
+                        if let Some(evicted) = inserted.evicted {
+                            tracing::debug!(session = %evicted.key.fingerprint(), reason = ?evicted.reason, "memory store evicted a session");
+                        }
+                        WriteOutcome::Written
+                    }
+                    Err(_) => WriteOutcome::KeyTaken,
+                }
+            }
+            Some(StoreWrite::Update { key, changes }) => {
+                let mut shard = self.shard(key);
+                match shard.get_mut(key, now) {
+                    Some(mut entry) => apply(&mut entry, changes),
+                    None => WriteOutcome::Gone,
+                }
+            }
+            Some(StoreWrite::Rotate { from, to, changes }) => self.rotate(from, to, changes, now),
+            Some(StoreWrite::Touch { key, last_seen, .. }) => {
+                let mut shard = self.shard(key);
+                let Some(mut entry) = shard.get_mut(key, now) else {
+                    return WriteOutcome::Gone;
+                };
+                let Some(mut record) = decode(&entry) else {
+                    return WriteOutcome::Gone;
+                };
+                record.meta.last_seen = *last_seen;
+                store(&mut entry, &record);
+                WriteOutcome::Written
+            }
+        }
+    }
+
+    fn rotate(&self, from: &StoreKey, to: &StoreKey, changes: &Changes, now: Timestamp) -> WriteOutcome {
+        let (a, b) = (self.shard_index(from), self.shard_index(to));
+        if a == b {
+            let mut shard = lock(&self.shards[a]);
+            match shard.rekey(from, *to, now) {
+                Ok(()) => match shard.get_mut(to, now) {
+                    Some(mut entry) => apply(&mut entry, changes),
+                    None => WriteOutcome::Gone,
+                },
+                Err(sessio_core::table::RekeyError::Occupied) => WriteOutcome::KeyTaken,
+                Err(_) => WriteOutcome::Gone,
+            }
+        } else {
+            // Lock both shards in index order so that two rotations cannot deadlock.
+            let (first, second) = (lock(&self.shards[a.min(b)]), lock(&self.shards[a.max(b)]));
+            let (mut from_shard, mut to_shard) = if a < b { (first, second) } else { (second, first) };
+            if to_shard.get(to, now).is_some() {
+                return WriteOutcome::KeyTaken;
+            }
+            let Some(bytes) = from_shard.get(from, now).cloned() else {
+                return WriteOutcome::Gone;
+            };
+            from_shard.remove(from);
+            let Ok(mut record) = SessionRecord::decode(&bytes) else {
+                return WriteOutcome::Gone;
+            };
+            changes.apply_to(&mut record);
+            let encoded = record.encode().into_boxed_slice();
+            match to_shard.insert(*to, encoded, record.meta.expires_at(), record.meta.user.as_deref(), now) {
+                Ok(_) => WriteOutcome::Written,
+                Err(_) => WriteOutcome::KeyTaken,
+            }
+        }
+    }
+
+    fn compare_and_set_now(
+        &self,
+        key: &StoreKey,
+        name: &str,
+        expected: Option<u64>,
+        value: Option<&[u8]>,
+        now: Timestamp,
+    ) -> CasOutcome {
+        let mut shard = self.shard(key);
+        let Some(mut entry) = shard.get_mut(key, now) else {
+            return CasOutcome::Gone;
+        };
+        let Some(mut record) = decode(&entry) else {
+            return CasOutcome::Gone;
+        };
+        let current = record.values.get(name);
+        if current.map(|v| v.version) != expected {
+            return CasOutcome::Conflict(current.cloned());
+        }
+        let written = value.map(|bytes| StoredValue {
+            version: expected.unwrap_or(0) + 1,
+            bytes: bytes.to_vec(),
+        });
+        match &written {
+            Some(v) => record.values.insert(name.to_owned(), v.clone()),
+            None => record.values.remove(name),
+        };
+        store(&mut entry, &record);
+        CasOutcome::Written(written)
+    }
+
+    fn user_sessions_now(&self, user: &str, now: Timestamp) -> Vec<UserSession> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            for (key, bytes, expires_at) in shard.user_entries(user, now) {
+                if let Ok(record) = SessionRecord::decode(bytes) {
+                    out.push(UserSession {
+                        key: *key,
+                        created_at: record.meta.created_at,
+                        last_seen: record.meta.last_seen,
+                        expires_at,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn revoke_user_now(&self, user: &str, except: Option<&StoreKey>, now: Timestamp) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                lock(shard)
+                    .remove_user(user, except)
+                    .into_iter()
+                    .filter(|(_, bytes)| {
+                        SessionRecord::decode(bytes).is_ok_and(|r| !r.meta.is_expired(now))
+                    })
+                    .count()
+            })
+            .sum()
+    }
+}
+
+/// A poisoned shard only means a panic elsewhere while it was held; the table itself is
+/// never left half-updated by our code, so keep serving rather than fail every request.
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn decode(entry: &EntryMut<'_, Box<[u8]>>) -> Option<SessionRecord> {
+    match SessionRecord::decode(entry.value()) {
+        Ok(record) => Some(record),
+        Err(error) => {
+            tracing::warn!(session = %entry.key().fingerprint(), %error, "unreadable session record dropped");
+            None
+        }
+    }
+}
+
+fn store(entry: &mut EntryMut<'_, Box<[u8]>>, record: &SessionRecord) {
+    *entry.value_mut() = record.encode().into_boxed_slice();
+    entry.set_expires_at(record.meta.expires_at());
+    if entry.user() != record.meta.user.as_deref() {
+        entry.set_user(record.meta.user.as_deref());
+    }
+}
+
+fn apply(entry: &mut EntryMut<'_, Box<[u8]>>, changes: &Changes) -> WriteOutcome {
+    let Some(mut record) = decode(entry) else {
+        return WriteOutcome::Gone;
+    };
+    changes.apply_to(&mut record);
+    store(entry, &record);
+    WriteOutcome::Written
+}
+
+impl SessionStore for MemoryStore {
+    fn load<'a>(&'a self, key: &'a StoreKey, touch: TouchRule) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.load_now(key, touch))))
+    }
+
+    fn write<'a>(
+        &'a self,
+        delete: Option<&'a StoreKey>,
+        write: Option<&'a StoreWrite>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.write_now(delete, write, now))))
+    }
+
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        name: &'a str,
+        expected: Option<u64>,
+        value: Option<&'a [u8]>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<CasOutcome, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.compare_and_set_now(key, name, expected, value, now))))
+    }
+
+    fn user_sessions<'a>(&'a self, user: &'a str, now: Timestamp) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.user_sessions_now(user, now))))
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        except: Option<&'a StoreKey>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.revoke_user_now(user, except, now))))
+    }
+}

@@ -1,0 +1,156 @@
+//! The headers a session adds to a response, and the rules for adding them, written once
+//! here so that every adapter only moves them into its framework's header map.
+
+/// What the end of a request's session adds to the response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionResponse {
+    used: bool,
+    set_cookie: Option<String>,
+}
+
+impl SessionResponse {
+    pub(crate) fn untouched() -> Self {
+        SessionResponse {
+            used: false,
+            set_cookie: None,
+        }
+    }
+
+    pub(crate) fn used(set_cookie: Option<String>) -> Self {
+        SessionResponse {
+            used: true,
+            set_cookie,
+        }
+    }
+
+    /// The `Set-Cookie` value to append, if any.
+    pub fn set_cookie(&self) -> Option<&str> {
+        self.set_cookie.as_deref()
+    }
+
+    /// Whether the handler used the session: the response then depends on the `Cookie`
+    /// header and must say so with `Vary: Cookie`.
+    pub fn used_session(&self) -> bool {
+        self.used
+    }
+
+    /// Applies the headers to a response: appends `Set-Cookie` (never replacing cookies
+    /// the handler or other middleware set), adds `Cookie` to `Vary` when the session was
+    /// used, and keeps shared caches from storing a response that sets the session cookie
+    /// (`Cache-Control: private`, keeping the handler's other directives; `public` and
+    /// `s-maxage` are dropped because they contradict it).
+    pub fn apply_to<H: HeaderAccess + ?Sized>(&self, headers: &mut H) {
+        if let Some(cookie) = &self.set_cookie {
+            headers.append("set-cookie", cookie.clone());
+            let existing = headers.get_all("cache-control");
+            if let Some(value) = private_cache_control(&existing) {
+                headers.replace("cache-control", value);
+            }
+        }
+        if self.used {
+            let vary = headers.get_all("vary");
+            let covered = vary
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .any(|t| t == "*" || t.eq_ignore_ascii_case("cookie"));
+            if !covered {
+                headers.append("vary", "Cookie".to_owned());
+            }
+        }
+    }
+}
+
+/// `Cache-Control` for a response that sets the session cookie, given the values the
+/// response already has; `None` when they already keep shared caches out.
+fn private_cache_control(existing: &[String]) -> Option<String> {
+    let directives: Vec<&str> = existing
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let name = |d: &str| d.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+    if directives.iter().any(|d| matches!(name(d).as_str(), "private" | "no-store")) {
+        return None;
+    }
+    let mut out = String::from("private");
+    for d in directives {
+        if !matches!(name(d).as_str(), "public" | "s-maxage") {
+            out.push_str(", ");
+            out.push_str(d);
+        }
+    }
+    Some(out)
+}
+
+/// The little a response's header map must offer for [`SessionResponse::apply_to`].
+/// Implemented here for `http::HeaderMap`; adapters for frameworks with their own header
+/// types implement it in a few lines.
+pub trait HeaderAccess {
+    /// Every value of header `name` (lowercase) that is valid text.
+    fn get_all(&self, name: &'static str) -> Vec<String>;
+    /// Appends a value, keeping existing ones.
+    fn append(&mut self, name: &'static str, value: String);
+    /// Replaces all values with one.
+    fn replace(&mut self, name: &'static str, value: String);
+}
+
+impl HeaderAccess for http::HeaderMap {
+    fn get_all(&self, name: &'static str) -> Vec<String> {
+        http::HeaderMap::get_all(self, name)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    fn append(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = http::HeaderValue::try_from(value) {
+            http::HeaderMap::append(self, name, value);
+        }
+    }
+
+    fn replace(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = http::HeaderValue::try_from(value) {
+            self.insert(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_rules() {
+        assert_eq!(private_cache_control(&[]), Some("private".into()));
+        assert_eq!(private_cache_control(&["no-store".into()]), None);
+        assert_eq!(private_cache_control(&["Private, max-age=5".into()]), None);
+        assert_eq!(
+            private_cache_control(&["public, max-age=60, s-maxage=600".into()]),
+            Some("private, max-age=60".into())
+        );
+    }
+
+    #[test]
+    fn applies_headers_without_replacing_cookies() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("set-cookie", http::HeaderValue::from_static("theme=dark"));
+        headers.append("vary", http::HeaderValue::from_static("Accept-Encoding"));
+        SessionResponse::used(Some("sessio=x; Path=/".into())).apply_to(&mut headers);
+        let cookies: Vec<_> = headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies.len(), 2);
+        assert_eq!(headers.get_all("vary").iter().count(), 2);
+        assert_eq!(headers["cache-control"], "private");
+
+        let mut again = http::HeaderMap::new();
+        again.append("vary", http::HeaderValue::from_static("cookie"));
+        SessionResponse::used(None).apply_to(&mut again);
+        assert_eq!(again.get_all("vary").iter().count(), 1);
+        assert!(again.get("cache-control").is_none());
+
+        let mut untouched = http::HeaderMap::new();
+        SessionResponse::untouched().apply_to(&mut untouched);
+        assert!(untouched.is_empty());
+    }
+}

@@ -1,0 +1,374 @@
+//! The per-request session handle that handlers use.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sessio_core::expiry::Lifetime;
+use sessio_core::{LoadStatus, SessionId, SessionState, StoreKey, Timestamp};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::codec;
+use crate::manager::{FailurePolicy, SessionManager};
+use crate::response::SessionResponse;
+use crate::store::{CasOutcome, TouchRule, UserSession, WriteOutcome};
+use crate::SessionError;
+
+/// How many times a create-only write is retried with a fresh id before giving up.
+const CREATE_ATTEMPTS: u32 = 4;
+
+enum Stage {
+    /// Nothing has used the session yet: no store round trip has happened.
+    Untouched,
+    /// Loaded (or known to be new) and writable.
+    Ready(SessionState),
+    /// The store failed and the manager fails open: anonymous, nothing is written.
+    ReadOnly(SessionState),
+    /// The response headers were produced.
+    Finished,
+}
+
+struct Inner {
+    manager: SessionManager,
+    id: Option<SessionId>,
+    now: Timestamp,
+    stage: Mutex<Stage>,
+}
+
+/// One request's session. Adapters hand it to handlers; clones share the same state.
+///
+/// Every method loads the session on first use (one store round trip), so a route that
+/// never touches the session never reaches the store. Changes are kept in the handle and
+/// written at the end of the request by [`Session::finish`], except [`Session::update`],
+/// which is atomic in the store at once.
+///
+/// # What `insert` guarantees, and what `update` adds
+/// - [`insert`](Self::insert) / [`remove`](Self::remove) write only the values they name,
+///   at the end of the request. Two concurrent requests that write *different* values
+///   both keep their writes. Two that write the *same* value: the last to finish wins.
+/// - [`update`](Self::update) is a read-modify-write of one value that is never lost: it
+///   reads the value, applies the closure, and writes with a compare-and-set on the
+///   value's version, re-running the closure on the fresh value when another request
+///   wrote first. Fifty parallel "add to cart" requests leave fifty items.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.inner.id)
+            .field("now", &self.inner.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(manager: SessionManager, id: Option<SessionId>, now: Timestamp) -> Self {
+        Session {
+            inner: Arc::new(Inner {
+                manager,
+                id,
+                now,
+                stage: Mutex::new(Stage::Untouched),
+            }),
+        }
+    }
+
+    /// The manager this session belongs to.
+    pub fn manager(&self) -> &SessionManager {
+        &self.inner.manager
+    }
+
+    /// The request's time, as read once at its start.
+    pub fn now(&self) -> Timestamp {
+        self.inner.now
+    }
+
+    /// Loads the session if that has not happened yet.
+    async fn loaded(&self) -> Result<MutexGuard<'_, Stage>, SessionError> {
+        let mut stage = self.inner.stage.lock().await;
+        if matches!(*stage, Stage::Untouched) {
+            *stage = self.load().await?;
+        }
+        Ok(stage)
+    }
+
+    async fn load(&self) -> Result<Stage, SessionError> {
+        let shared = &self.inner.manager.shared;
+        let now = self.inner.now;
+        let Some(id) = &self.inner.id else {
+            return Ok(Stage::Ready(SessionState::fresh(now, &shared.expiry)));
+        };
+        let touch = TouchRule {
+            now,
+            interval: shared.expiry.touch_interval(),
+        };
+        match shared.store.load(&id.store_key(), touch).await {
+            Ok(loaded) => {
+                let (record, touched) = match loaded {
+                    Some(l) => (Some(l.record), l.touched),
+                    None => (None, false),
+                };
+                let state = SessionState::resume(id.clone(), record, touched, now, &shared.expiry);
+                if state.load_status() != LoadStatus::Live {
+                    tracing::debug!(session = %id, status = ?state.load_status(), "session cookie did not lead to a live session");
+                }
+                Ok(Stage::Ready(state))
+            }
+            Err(error) => match shared.failure {
+                FailurePolicy::FailClosed => {
+                    tracing::warn!(session = %id, %error, "session store failed while loading");
+                    Err(error.into())
+                }
+                FailurePolicy::FailOpen => {
+                    tracing::warn!(session = %id, %error, "session store failed while loading; continuing as anonymous, read-only");
+                    Ok(Stage::ReadOnly(SessionState::fresh(now, &shared.expiry)))
+                }
+            },
+        }
+    }
+
+    async fn read<R>(&self, f: impl FnOnce(&SessionState) -> R) -> Result<R, SessionError> {
+        let stage = self.loaded().await?;
+        match &*stage {
+            Stage::Ready(state) | Stage::ReadOnly(state) => Ok(f(state)),
+            Stage::Finished => Err(SessionError::Finished),
+            Stage::Untouched => unreachable_untouched(),
+        }
+    }
+
+    async fn write<R>(&self, f: impl FnOnce(&mut SessionState) -> R) -> Result<R, SessionError> {
+        let mut stage = self.loaded().await?;
+        match &mut *stage {
+            Stage::Ready(state) => Ok(f(state)),
+            Stage::ReadOnly(_) => Err(SessionError::ReadOnly),
+            Stage::Finished => Err(SessionError::Finished),
+            Stage::Untouched => unreachable_untouched(),
+        }
+    }
+
+    /// What the request's cookie led to (no cookie, unknown, expired, live).
+    pub async fn status(&self) -> Result<LoadStatus, SessionError> {
+        self.read(SessionState::load_status).await
+    }
+
+    /// The value stored under `name`, deserialized as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SessionError> {
+        let stage = self.loaded().await?;
+        let state = match &*stage {
+            Stage::Ready(state) | Stage::ReadOnly(state) => state,
+            Stage::Finished => return Err(SessionError::Finished),
+            Stage::Untouched => unreachable_untouched(),
+        };
+        state.get(name).map(|bytes| codec::decode(name, bytes)).transpose()
+    }
+
+    /// Sets `name` to `value` (written at the end of the request).
+    pub async fn insert<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), SessionError> {
+        let bytes = codec::encode(name, value)?;
+        self.write(|state| state.insert(name, bytes)).await
+    }
+
+    /// Removes `name`; returns whether it was there.
+    pub async fn remove(&self, name: &str) -> Result<bool, SessionError> {
+        self.write(|state| state.remove(name)).await
+    }
+
+    /// Removes every value; the session, its id and its user stay.
+    pub async fn clear(&self) -> Result<(), SessionError> {
+        self.write(SessionState::clear).await
+    }
+
+    /// The names of the session's values.
+    pub async fn names(&self) -> Result<Vec<String>, SessionError> {
+        self.read(|state| state.names().map(str::to_owned).collect()).await
+    }
+
+    /// Atomically replaces the value under `name` with `f(current)` and returns the new
+    /// value; see the type's documentation. `f` may run several times (once per lost race),
+    /// so it must not have side effects.
+    pub async fn update<T, F>(&self, name: &str, mut f: F) -> Result<T, SessionError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(Option<T>) -> T,
+    {
+        let shared = &self.inner.manager.shared;
+        let mut stage = self.loaded().await?;
+        for _ in 0..shared.max_update_attempts {
+            let state = match &mut *stage {
+                Stage::Ready(state) => state,
+                Stage::ReadOnly(_) => return Err(SessionError::ReadOnly),
+                Stage::Finished => return Err(SessionError::Finished),
+                Stage::Untouched => unreachable_untouched(),
+            };
+            let current = state.get(name).map(|b| codec::decode(name, b)).transpose()?;
+            let new = f(current);
+            let bytes = codec::encode(name, &new)?;
+            let (Some(expected), Some(key)) = (state.compare_and_set_base(name), state.store_key()) else {
+                // Not in the store yet (or cleared in this request): nobody else can see
+                // this value, so a local write is already atomic.
+                state.insert(name, bytes);
+                return Ok(new);
+            };
+            match shared
+                .store
+                .compare_and_set(&key, name, expected, Some(&bytes), self.inner.now)
+                .await?
+            {
+                CasOutcome::Written(value) => {
+                    state.committed(name, value);
+                    return Ok(new);
+                }
+                CasOutcome::Conflict(value) => state.committed(name, value),
+                CasOutcome::Gone => {
+                    // Destroyed by a concurrent request: carry on as a new session, which
+                    // gets a new id; the destroyed one is not resurrected.
+                    *state = SessionState::fresh(self.inner.now, &shared.expiry);
+                }
+            }
+        }
+        Err(SessionError::Contention {
+            name: name.to_owned(),
+            attempts: shared.max_update_attempts,
+        })
+    }
+
+    /// Gives the session a new id at the end of the request, data kept, old id dead at
+    /// once. Call it on login and on every privilege change (session fixation).
+    pub async fn renew(&self) -> Result<(), SessionError> {
+        self.write(SessionState::renew).await
+    }
+
+    /// Ends the session: deleted from the store, removal cookie sent.
+    pub async fn destroy(&self) -> Result<(), SessionError> {
+        self.write(SessionState::destroy).await
+    }
+
+    /// Gives this session its own lifetime (e.g. "remember me").
+    pub async fn set_lifetime(&self, lifetime: Lifetime) -> Result<(), SessionError> {
+        self.write(|state| state.set_lifetime(lifetime)).await
+    }
+
+    /// Binds the session to a user (`None` unbinds), for listing and revoking a user's
+    /// sessions together.
+    pub async fn set_user(&self, user: Option<&str>) -> Result<(), SessionError> {
+        self.write(|state| state.set_user(user)).await
+    }
+
+    /// The user the session is bound to.
+    pub async fn user(&self) -> Result<Option<String>, SessionError> {
+        self.read(|state| state.user().map(str::to_owned)).await
+    }
+
+    /// The store key of this session (a handle, not a credential), if it is stored.
+    pub async fn store_key(&self) -> Result<Option<StoreKey>, SessionError> {
+        self.read(SessionState::store_key).await
+    }
+
+    /// The live sessions of this session's user ("your devices"); empty when no user is
+    /// bound.
+    pub async fn user_sessions(&self) -> Result<Vec<UserSession>, SessionError> {
+        let Some(user) = self.user().await? else {
+            return Ok(Vec::new());
+        };
+        let store = &self.inner.manager.shared.store;
+        Ok(store.user_sessions(&user, self.inner.now).await?)
+    }
+
+    /// Logs the user out everywhere: deletes every live session of this session's user,
+    /// this one included unless `keep_current`; returns how many sessions were deleted.
+    /// Without a bound user, nothing happens and 0 is returned.
+    pub async fn revoke_user_sessions(&self, keep_current: bool) -> Result<usize, SessionError> {
+        let mut stage = self.loaded().await?;
+        let state = match &mut *stage {
+            Stage::Ready(state) => state,
+            Stage::ReadOnly(_) => return Err(SessionError::ReadOnly),
+            Stage::Finished => return Err(SessionError::Finished),
+            Stage::Untouched => unreachable_untouched(),
+        };
+        let Some(user) = state.user().map(str::to_owned) else {
+            return Ok(0);
+        };
+        let current = state.store_key();
+        let except = if keep_current { current.as_ref() } else { None };
+        let store = &self.inner.manager.shared.store;
+        let revoked = store.revoke_user(&user, except, self.inner.now).await?;
+        if !keep_current {
+            state.destroy();
+        }
+        Ok(revoked)
+    }
+
+    /// Revokes one session of this session's user by its store key (from
+    /// [`user_sessions`](Self::user_sessions)); returns whether it was one of theirs.
+    pub async fn revoke_user_session(&self, key: &StoreKey) -> Result<bool, SessionError> {
+        let sessions = self.user_sessions().await?;
+        if !sessions.iter().any(|s| &s.key == key) {
+            return Ok(false);
+        }
+        let store = &self.inner.manager.shared.store;
+        store.write(Some(key), None, self.inner.now).await?;
+        if self.store_key().await? == Some(*key) {
+            self.destroy().await?;
+        }
+        Ok(true)
+    }
+
+    /// Ends the request's use of the session: carries out the core's decision in the
+    /// store (one round trip at most) and returns the headers to add to the response.
+    /// Adapters call this once, after the handler.
+    pub async fn finish(&self) -> Result<SessionResponse, SessionError> {
+        let shared = &self.inner.manager.shared;
+        let now = self.inner.now;
+        let mut stage = self.inner.stage.lock().await;
+        let state = match std::mem::replace(&mut *stage, Stage::Finished) {
+            Stage::Untouched => return Ok(SessionResponse::untouched()),
+            Stage::ReadOnly(_) => return Ok(SessionResponse::used(None)),
+            Stage::Finished => return Err(SessionError::Finished),
+            Stage::Ready(state) => state,
+        };
+        let mut decision = state.finish(&mut rand::rng());
+        if decision.delete.is_some() || decision.write.is_some() {
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let outcome = shared
+                    .store
+                    .write(decision.delete.as_ref(), decision.write.as_ref(), now)
+                    .await?;
+                match outcome {
+                    WriteOutcome::Written => break,
+                    WriteOutcome::KeyTaken if attempts < CREATE_ATTEMPTS => {
+                        tracing::warn!("session id collision in the store; drawing a new id");
+                        decision.delete = None;
+                        decision.reissue_id(&mut rand::rng());
+                    }
+                    WriteOutcome::KeyTaken => {
+                        return Err(crate::StoreError::Protocol(
+                            "the store refused every fresh session id as taken".to_owned(),
+                        )
+                        .into())
+                    }
+                    WriteOutcome::Gone => {
+                        // A concurrent request destroyed or renewed the session: drop this
+                        // request's changes rather than resurrect it, and send no cookie,
+                        // which could overwrite the one the other request sent.
+                        tracing::debug!("session gone before its changes were written; dropped");
+                        decision.cookie = None;
+                        break;
+                    }
+                }
+            }
+        }
+        let set_cookie = decision.cookie.map(|update| shared.cookie.set_cookie(&update, now));
+        Ok(SessionResponse::used(set_cookie))
+    }
+}
+
+fn unreachable_untouched() -> ! {
+    // `loaded()` replaces `Untouched` before returning, under the same lock.
+    unreachable!("session stage is loaded before use")
+}
