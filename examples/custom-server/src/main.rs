@@ -1,1 +1,183 @@
-fn main() {}
+//! A tiny HTTP/1.1 server on `std::net` that embeds `sessio-core` directly: no framework,
+//! no async runtime, one thread. It shows the core's whole contract in one file:
+//!
+//! 1. find the id in the `Cookie` headers ([`CookieSettings::find_session_id`]);
+//! 2. load the record from a store (here the core's bounded [`Table`]) and resume;
+//! 3. let the "handler" change the session;
+//! 4. carry out the [`Decision`] and send its `Set-Cookie`.
+//!
+//! Routes: `POST /login?user=NAME` (renews the id), `GET /counter` (counts visits in the
+//! session), `POST /logout`. Try it:
+//!
+//! ```text
+//! cargo run -p custom-server
+//! curl -i -c jar -b jar -X POST 'http://127.0.0.1:3001/login?user=ada'
+//! curl -i -c jar -b jar http://127.0.0.1:3001/counter
+//! curl -i -c jar -b jar -X POST http://127.0.0.1:3001/logout
+//! ```
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::num::NonZeroUsize;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sessio_core::cookie::{CookieConfig, CookieLookup, CookieSettings};
+use sessio_core::expiry::ExpiryPolicy;
+use sessio_core::record::SessionRecord;
+use sessio_core::table::Table;
+use sessio_core::{Decision, SessionState, StoreWrite, Timestamp};
+
+/// Requests larger than this are refused: a custom server owns its limits.
+const MAX_HEAD: usize = 16 * 1024;
+
+struct Server {
+    cookie: CookieSettings,
+    policy: ExpiryPolicy,
+    store: Table<SessionRecord>,
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_secs(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+impl Server {
+    fn handle(&mut self, method: &str, target: &str, cookie_headers: &[&[u8]]) -> (u16, String, Option<String>) {
+        let now = now();
+        // 1 + 2: cookie → load → resume (the store is consulted only for a well-formed id).
+        let mut session = match self.cookie.find_session_id(cookie_headers.iter().copied()) {
+            CookieLookup::Found(id) => {
+                let record = self.store.get(&id.store_key(), now).cloned();
+                SessionState::resume(id, record, false, now, &self.policy)
+            }
+            CookieLookup::Absent | CookieLookup::Malformed => SessionState::fresh(now, &self.policy),
+        };
+        // 3: the handler.
+        let (status, body) = match (method, target.split_once('?').map_or((target, ""), |(p, q)| (p, q))) {
+            ("POST", ("/login", query)) => match query.strip_prefix("user=").filter(|u| !u.is_empty()) {
+                Some(user) => {
+                    session.renew();
+                    session.set_user(Some(user));
+                    (200, format!("{{\"user\":\"{user}\"}}"))
+                }
+                None => (400, "{\"error\":\"user=NAME required\"}".to_owned()),
+            },
+            ("GET", ("/counter", _)) => {
+                let count = session.get("count").and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes) + 1;
+                session.insert("count", count.to_le_bytes().to_vec());
+                (200, format!("{{\"count\":{count},\"user\":{:?}}}", session.user().unwrap_or("")))
+            }
+            ("POST", ("/logout", _)) => {
+                session.destroy();
+                (200, "{\"ok\":true}".to_owned())
+            }
+            _ => (404, "{\"error\":\"not found\"}".to_owned()),
+        };
+        // 4: the decision, carried out against the table.
+        let decision = session.finish(&mut rand::rng());
+        let set_cookie = self.carry_out(decision, now);
+        (status, body, set_cookie)
+    }
+
+    fn carry_out(&mut self, decision: Decision, now: Timestamp) -> Option<String> {
+        if let Some(key) = &decision.delete {
+            self.store.remove(key);
+        }
+        let written = match &decision.write {
+            None => true,
+            Some(StoreWrite::Create { key, record }) => {
+                let (expires, user) = (record.meta.expires_at(), record.meta.user.clone());
+                // Create-only: a (vanishingly unlikely) id collision leaves the client without
+                // a session rather than inside someone else's.
+                self.store.insert(*key, record.clone(), expires, user.as_deref(), now).is_ok()
+            }
+            Some(StoreWrite::Rotate { from, to, changes }) => {
+                self.store.rekey(from, *to, now).is_ok() && self.apply(to, now, |r| changes.apply_to(r))
+            }
+            Some(StoreWrite::Update { key, changes }) => self.apply(key, now, |r| changes.apply_to(r)),
+            Some(StoreWrite::Touch { key, last_seen, .. }) => self.apply(key, now, |r| r.meta.last_seen = *last_seen),
+        };
+        decision
+            .cookie
+            .filter(|_| written)
+            .map(|update| self.cookie.set_cookie(&update, now))
+    }
+
+    /// Changes a stored record in place and keeps the table's deadline and user index in step.
+    fn apply(&mut self, key: &sessio_core::StoreKey, now: Timestamp, change: impl FnOnce(&mut SessionRecord)) -> bool {
+        let Some(mut entry) = self.store.get_mut(key, now) else {
+            return false;
+        };
+        change(entry.value_mut());
+        let (expires, user) = (entry.value().meta.expires_at(), entry.value().meta.user.clone());
+        entry.set_expires_at(expires);
+        entry.set_user(user.as_deref());
+        true
+    }
+}
+
+fn serve(server: &mut Server, stream: TcpStream) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = reader.read_until(b'\n', &mut head)?;
+        if read == 0 || head.len() > MAX_HEAD {
+            return Ok(());
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    if !matches!(request.parse(&head), Ok(httparse::Status::Complete(_))) {
+        return respond(stream, 400, "{\"error\":\"bad request\"}", None);
+    }
+    let length = request
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    std::io::copy(&mut reader.by_ref().take(length.min(1 << 20)), &mut std::io::sink())?;
+    let cookies: Vec<&[u8]> = request
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("cookie"))
+        .map(|h| h.value)
+        .collect();
+    let (method, path) = (request.method.unwrap_or("GET"), request.path.unwrap_or("/"));
+    let (status, body, set_cookie) = server.handle(method, path, &cookies);
+    respond(stream, status, &body, set_cookie)
+}
+
+fn respond(mut stream: TcpStream, status: u16, body: &str, set_cookie: Option<String>) -> std::io::Result<()> {
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nvary: Cookie\r\n",
+        if status == 200 { "OK" } else { "Error" },
+        body.len()
+    );
+    if let Some(cookie) = set_cookie {
+        out.push_str(&format!("set-cookie: {cookie}\r\ncache-control: private\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(body);
+    stream.write_all(out.as_bytes())
+}
+
+fn main() -> std::io::Result<()> {
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001);
+    let insecure = std::env::var("SESSION_INSECURE_COOKIE").is_ok_and(|v| v == "1");
+    let mut server = Server {
+        cookie: CookieConfig::new()
+            .secure(!insecure)
+            .build()
+            .map_err(|e| std::io::Error::other(e.to_string()))?,
+        policy: ExpiryPolicy::default(),
+        store: Table::new(NonZeroUsize::new(100_000).unwrap_or(NonZeroUsize::MIN)),
+    };
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    println!("listening on http://{}", listener.local_addr()?);
+    for stream in listener.incoming() {
+        if let Err(error) = stream.and_then(|s| serve(&mut server, s)) {
+            eprintln!("connection error: {error}");
+        }
+    }
+    Ok(())
+}
