@@ -1,0 +1,290 @@
+//! How store operations become script arguments: flat lists of keys and byte strings,
+//! laid out as the scripts in `src/lua` read them. Pure, so it is tested without Redis.
+
+use std::time::Duration;
+
+use sessio::TouchRule;
+use sessio_core::machine::Changes;
+use sessio_core::record::SessionMeta;
+use sessio_core::{StoreKey, StoreWrite, Timestamp};
+
+use crate::keys::{user_digest, Keys};
+
+/// Timestamps and durations are clamped to the last second of year 9999: Lua counts in
+/// doubles, and `EXPIREAT` refuses what overflows milliseconds. Later than that is
+/// "never" for any session.
+const MAX_SECS: u64 = 253_402_300_799;
+
+/// The keys and arguments of one script invocation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Call {
+    pub(crate) keys: Vec<String>,
+    pub(crate) args: Vec<Vec<u8>>,
+}
+
+impl Call {
+    fn arg(&mut self, bytes: impl Into<Vec<u8>>) -> &mut Self {
+        self.args.push(bytes.into());
+        self
+    }
+
+    fn num(&mut self, n: u64) -> &mut Self {
+        self.arg(n.min(MAX_SECS).to_string())
+    }
+
+    fn flag(&mut self, on: bool) -> &mut Self {
+        self.arg(if on { "1" } else { "0" })
+    }
+}
+
+fn secs(t: Timestamp) -> u64 {
+    t.unix_secs().min(MAX_SECS)
+}
+
+/// A session's meta as hash fields: `m`, `idle`, `abs`, `c`, `u` (`""` when unbound).
+struct MetaFields {
+    m: Vec<u8>,
+    idle: u64,
+    abs: u64,
+    created: u64,
+    user: String,
+}
+
+impl MetaFields {
+    fn new(meta: &SessionMeta) -> Self {
+        let mut m = Vec::with_capacity(64);
+        meta.encode_into(&mut m);
+        MetaFields {
+            m,
+            idle: meta.lifetime.idle_timeout().map_or(0, |d| d.as_secs()),
+            abs: meta.absolute_deadline().map_or(0, secs),
+            created: secs(meta.created_at),
+            user: meta.user.as_deref().map(user_digest).unwrap_or_default(),
+        }
+    }
+}
+
+/// `load.lua`.
+pub(crate) fn load(keys: &Keys, key: &StoreKey, touch: TouchRule) -> Call {
+    let mut call = Call {
+        keys: vec![keys.session(key)],
+        args: Vec::with_capacity(3),
+    };
+    call.arg(keys.prefix())
+        .num(secs(touch.now))
+        .num(ceil_secs(touch.interval));
+    call
+}
+
+/// Stored times are whole seconds, so "at least `interval` ago" is "at least the
+/// interval rounded up".
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// `write.lua`.
+pub(crate) fn write(
+    keys: &Keys,
+    delete: Option<&StoreKey>,
+    write: Option<&StoreWrite>,
+    now: Timestamp,
+) -> Call {
+    let mut call = Call::default();
+    call.arg(keys.prefix())
+        .num(secs(now))
+        .flag(delete.is_some());
+    if let Some(key) = delete {
+        call.keys.push(keys.session(key));
+    }
+    match write {
+        None => {
+            call.arg("");
+        }
+        Some(StoreWrite::Create { key, record }) => {
+            call.keys.push(keys.session(key));
+            let meta = MetaFields::new(&record.meta);
+            call.arg("C")
+                .arg(meta.m)
+                .num(secs(record.meta.last_seen))
+                .num(meta.idle)
+                .num(meta.abs)
+                .num(meta.created)
+                .arg(meta.user);
+            for (name, value) in &record.values {
+                call.arg(name.as_str())
+                    .arg(value.version.to_string())
+                    .arg(value.bytes.as_slice());
+            }
+        }
+        Some(StoreWrite::Update { key, changes }) => {
+            call.keys.push(keys.session(key));
+            call.arg("U");
+            push_changes(&mut call, changes);
+        }
+        Some(StoreWrite::Rotate { from, to, changes }) => {
+            call.keys.push(keys.session(from));
+            call.keys.push(keys.session(to));
+            call.arg("R");
+            push_changes(&mut call, changes);
+        }
+        Some(StoreWrite::Touch { key, last_seen, .. }) => {
+            // The deadline is recomputed from the stored lifetime, which is the truth if a
+            // concurrent request changed it.
+            call.keys.push(keys.session(key));
+            call.arg("T").num(secs(*last_seen));
+        }
+    }
+    call
+}
+
+fn push_changes(call: &mut Call, changes: &Changes) {
+    call.flag(changes.meta.is_some());
+    match &changes.meta {
+        Some(meta) => {
+            let meta = MetaFields::new(meta);
+            call.arg(meta.m)
+                .num(meta.idle)
+                .num(meta.abs)
+                .num(meta.created)
+                .arg(meta.user);
+        }
+        None => {
+            call.arg("").arg("").arg("").arg("").arg("");
+        }
+    }
+    call.num(secs(changes.last_seen)).flag(changes.cleared);
+    for (name, change) in &changes.values {
+        call.arg(name.as_str());
+        match change {
+            Some(bytes) => call.arg("s").arg(bytes.as_slice()),
+            None => call.arg("d").arg(""),
+        };
+    }
+}
+
+/// `compare_and_set.lua`.
+pub(crate) fn compare_and_set(
+    keys: &Keys,
+    key: &StoreKey,
+    name: &str,
+    expected: Option<u64>,
+    value: Option<&[u8]>,
+    now: Timestamp,
+) -> Call {
+    let mut call = Call {
+        keys: vec![keys.session(key)],
+        args: Vec::with_capacity(5),
+    };
+    call.num(secs(now))
+        .arg(name)
+        .arg(expected.map(|v| v.to_string()).unwrap_or_default())
+        .flag(value.is_some())
+        .arg(value.unwrap_or_default());
+    call
+}
+
+/// `user_sessions.lua`.
+pub(crate) fn user_sessions(keys: &Keys, user: &str, now: Timestamp) -> Call {
+    let digest = user_digest(user);
+    let mut call = Call {
+        keys: vec![keys.user_index(&digest)],
+        args: Vec::with_capacity(3),
+    };
+    call.arg(keys.prefix()).num(secs(now)).arg(digest);
+    call
+}
+
+/// `revoke_user.lua`.
+pub(crate) fn revoke_user(
+    keys: &Keys,
+    user: &str,
+    except: Option<&StoreKey>,
+    now: Timestamp,
+) -> Call {
+    let digest = user_digest(user);
+    let mut call = Call {
+        keys: vec![keys.user_index(&digest)],
+        args: Vec::with_capacity(4),
+    };
+    call.arg(keys.prefix()).num(secs(now)).arg(digest).arg(
+        except
+            .map(|k| k.to_hex().as_str().to_owned())
+            .unwrap_or_default(),
+    );
+    call
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sessio_core::expiry::Lifetime;
+
+    fn text(call: &Call) -> Vec<String> {
+        call.args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    }
+
+    fn meta() -> SessionMeta {
+        let lifetime = Lifetime::new(
+            Some(Duration::from_secs(60)),
+            Some(Duration::from_secs(3600)),
+        );
+        SessionMeta::new(
+            Timestamp::from_unix_secs(1000),
+            lifetime.unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
+    #[test]
+    fn update_is_flat_triples_after_the_header() {
+        let keys = Keys::new("p:");
+        let key = StoreKey::from_bytes([1; 32]);
+        let changes = Changes {
+            meta: None,
+            last_seen: Timestamp::from_unix_secs(1010),
+            cleared: true,
+            values: vec![("a".into(), Some(b"x".to_vec())), ("b".into(), None)],
+        };
+        let update = StoreWrite::Update { key, changes };
+        let call = write(
+            &keys,
+            Some(&key),
+            Some(&update),
+            Timestamp::from_unix_secs(1010),
+        );
+        assert_eq!(call.keys, vec![keys.session(&key), keys.session(&key)]);
+        assert_eq!(
+            text(&call),
+            [
+                "p:", "1010", "1", "U", "0", "", "", "", "", "", "1010", "1", "a", "s", "x", "b",
+                "d", ""
+            ]
+        );
+    }
+
+    #[test]
+    fn meta_fields_carry_the_deadlines_and_a_user_digest() {
+        let mut meta = meta();
+        meta.user = Some("ada".into());
+        let fields = MetaFields::new(&meta);
+        assert_eq!((fields.idle, fields.abs, fields.created), (60, 4600, 1000));
+        assert_eq!(fields.user, user_digest("ada"));
+        assert_eq!(ceil_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(ceil_secs(Duration::from_secs(2)), 2);
+    }
+
+    #[test]
+    fn far_futures_are_clamped() {
+        let keys = Keys::new("p:");
+        let touch = TouchRule {
+            now: Timestamp::MAX,
+            interval: Duration::from_secs(1),
+        };
+        assert_eq!(
+            text(&load(&keys, &StoreKey::from_bytes([0; 32]), touch))[1],
+            MAX_SECS.to_string()
+        );
+    }
+}

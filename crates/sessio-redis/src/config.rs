@@ -1,0 +1,59 @@
+//! How a [`RedisStore`](crate::RedisStore) names its keys and how long it waits.
+
+use std::time::Duration;
+
+/// Settings of a [`RedisStore`](crate::RedisStore).
+///
+/// ```
+/// use std::time::Duration;
+/// use sessio_redis::RedisConfig;
+///
+/// let config = RedisConfig::default()
+///     .with_key_prefix("myapp:sessions:")
+///     .with_timeout(Duration::from_millis(250));
+/// assert_eq!(config.key_prefix, "myapp:sessions:");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    /// Put in front of every key this store writes (default `"sessio:"`), so that several
+    /// applications, or tests, can share one Redis database.
+    pub key_prefix: String,
+    /// The longest any store call (and [`RedisStore::connect`](crate::RedisStore::connect))
+    /// may take, retries and reconnects included; past it the call fails with
+    /// `StoreError::TimedOut`. Default 500 ms.
+    pub timeout: Duration,
+    /// The longest pause between two reconnection attempts while Redis is unreachable
+    /// (default 1 s): bounds how long the store takes to notice that Redis is back.
+    pub reconnect_max_delay: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            key_prefix: String::from("sessio:"),
+            timeout: Duration::from_millis(500),
+            reconnect_max_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RedisConfig {
+    /// Sets [`key_prefix`](Self::key_prefix).
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`reconnect_max_delay`](Self::reconnect_max_delay).
+    pub fn with_reconnect_max_delay(mut self, delay: Duration) -> Self {
+        self.reconnect_max_delay = delay;
+        self
+    }
+}

@@ -1,0 +1,27 @@
+-- load: KEYS[1] = session; ARGV = prefix, now, touch interval (whole secs).
+-- Returns nil (absent or expired) or {touched (0/1), HGETALL reply before the touch}.
+local key, prefix, now_s = KEYS[1], ARGV[1], ARGV[2]
+local now = tonumber(now_s)
+local h = redis.call('HGETALL', key)
+if #h == 0 then return false end
+local ls, idle, abs, u
+for i = 1, #h, 2 do
+  local f = h[i]
+  if f == 'ls' then ls = tonumber(h[i + 1])
+  elseif f == 'idle' then idle = tonumber(h[i + 1])
+  elseif f == 'abs' then abs = tonumber(h[i + 1])
+  elseif f == 'u' then u = h[i + 1]
+  end
+end
+-- Unreadable: hand it to the caller untouched, which reports it and treats it as absent.
+if not ls or not idle or not abs then return { 0, h } end
+if now >= deadline(ls, idle, abs) then return false end
+local touched = 0
+if idle > 0 and now - ls >= tonumber(ARGV[3]) then
+  redis.call('HSET', key, 'ls', now_s)
+  local d = deadline(now, idle, abs)
+  redis.call('EXPIREAT', key, int(d))
+  if u then bind(prefix, now_s, key, u, d) end
+  touched = 1
+end
+return { touched, h }

@@ -1,0 +1,352 @@
+//! Script replies back into sessio's types. A reply of the wrong shape is a protocol
+//! error; a well-shaped reply holding an unreadable record is [`Unreadable`], which the
+//! store reports and treats as absent.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use redis::Value;
+use sessio::{CasOutcome, UserSession, WriteOutcome};
+use sessio_core::record::{RecordError, SessionMeta, SessionRecord, StoredValue};
+use sessio_core::{StoreKey, Timestamp};
+
+/// A reply that does not have the shape the script returns.
+#[derive(Debug)]
+pub(crate) struct BadReply(pub(crate) String);
+
+fn bad(what: &str, value: &Value) -> BadReply {
+    BadReply(format!("{what}: unexpected reply {}", shape(value)))
+}
+
+/// The reply's type only: values may be session data, which stays out of errors.
+fn shape(value: &Value) -> &'static str {
+    match value {
+        Value::Nil => "nil",
+        Value::Int(_) => "integer",
+        Value::BulkString(_) => "bulk string",
+        Value::Array(_) => "array",
+        Value::SimpleString(_) => "simple string",
+        Value::Okay => "OK",
+        _ => "of another type",
+    }
+}
+
+fn bytes(value: Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(i) => Some(*i),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn array(value: Value, what: &str) -> Result<Vec<Value>, BadReply> {
+    match value {
+        Value::Array(items) => Ok(items),
+        other => Err(bad(what, &other)),
+    }
+}
+
+fn decimal(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// Why a stored hash is not a readable session.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unreadable {
+    /// The `m` field does not decode.
+    Meta(RecordError),
+    /// A field is missing or malformed (which).
+    Field(&'static str),
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unreadable::Meta(err) => write!(f, "field m: {err}"),
+            Unreadable::Field(what) => f.write_str(what),
+        }
+    }
+}
+
+/// What `load.lua` found.
+#[derive(Debug)]
+pub(crate) enum Found {
+    /// Nothing live under the key.
+    Absent,
+    /// The hash as it was before a touch, and whether the script touched it.
+    Hash { touched: bool, fields: Vec<Value> },
+}
+
+pub(crate) fn load(value: Value) -> Result<Found, BadReply> {
+    if value == Value::Nil {
+        return Ok(Found::Absent);
+    }
+    let mut items = array(value, "load")?.into_iter();
+    match (items.next(), items.next(), items.next()) {
+        (Some(touched), Some(Value::Array(fields)), None) if fields.len() % 2 == 0 => {
+            let touched = int(&touched).ok_or_else(|| bad("load flag", &touched))? != 0;
+            Ok(Found::Hash { touched, fields })
+        }
+        _ => Err(BadReply(String::from("load: reply is not [flag, hash]"))),
+    }
+}
+
+/// Rebuilds a record from `HGETALL` fields: meta from `m` with `last_seen` from `ls`
+/// (or `touched_at`, when the load touched it), values from `v:`/`n:` pairs.
+pub(crate) fn record(
+    fields: Vec<Value>,
+    touched_at: Option<Timestamp>,
+) -> Result<SessionRecord, Unreadable> {
+    let mut meta = None;
+    let mut last_seen = None;
+    let mut values: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut versions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut items = fields.into_iter();
+    while let (Some(name), Some(value)) = (items.next(), items.next()) {
+        let name = bytes(name).ok_or(Unreadable::Field("field name is not a string"))?;
+        let value = bytes(value).ok_or(Unreadable::Field("field value is not a string"))?;
+        match name.as_slice() {
+            b"m" => meta = Some(SessionMeta::decode(&value).map_err(Unreadable::Meta)?),
+            b"ls" => {
+                last_seen =
+                    Some(decimal(&value).ok_or(Unreadable::Field("field ls is not a number"))?)
+            }
+            other => {
+                if let Some(name) = other.strip_prefix(b"v:") {
+                    values.insert(utf8(name)?, value);
+                } else if let Some(name) = other.strip_prefix(b"n:") {
+                    let version = decimal(&value)
+                        .ok_or(Unreadable::Field("a value version is not a number"))?;
+                    versions.insert(utf8(name)?, version);
+                }
+                // Other fields (idle, abs, c, u) are derived from m, for the scripts.
+            }
+        }
+    }
+    let mut meta = meta.ok_or(Unreadable::Field("field m is missing"))?;
+    let last_seen = last_seen.ok_or(Unreadable::Field("field ls is missing"))?;
+    meta.last_seen = touched_at.unwrap_or(Timestamp::from_unix_secs(last_seen));
+    if versions.len() != values.len() {
+        return Err(Unreadable::Field("a value and its version do not pair up"));
+    }
+    let values = values
+        .into_iter()
+        .map(|(name, bytes)| match versions.get(&name) {
+            Some(&version) => Ok((name, StoredValue { version, bytes })),
+            None => Err(Unreadable::Field("a value has no version")),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(SessionRecord { meta, values })
+}
+
+fn utf8(name: &[u8]) -> Result<String, Unreadable> {
+    String::from_utf8(name.to_vec()).map_err(|_| Unreadable::Field("a value name is not UTF-8"))
+}
+
+pub(crate) fn write(value: Value) -> Result<WriteOutcome, BadReply> {
+    match int(&value) {
+        Some(0) => Ok(WriteOutcome::Written),
+        Some(1) => Ok(WriteOutcome::KeyTaken),
+        Some(2) => Ok(WriteOutcome::Gone),
+        _ => Err(bad("write", &value)),
+    }
+}
+
+pub(crate) fn compare_and_set(
+    value: Value,
+    written: Option<&[u8]>,
+) -> Result<CasOutcome, BadReply> {
+    let mut items = array(value, "compare_and_set")?.into_iter();
+    let status = items.next().as_ref().and_then(int);
+    match (status, items.next(), items.next(), items.next()) {
+        (Some(0), Some(version), None, None) => {
+            let version = int(&version)
+                .and_then(|v| u64::try_from(v).ok())
+                .ok_or_else(|| bad("compare_and_set version", &version))?;
+            let bytes = written.map(<[u8]>::to_vec).unwrap_or_default();
+            Ok(CasOutcome::Written(Some(StoredValue { version, bytes })))
+        }
+        (Some(0), None, None, None) => Ok(CasOutcome::Written(None)),
+        (Some(1), Some(current), Some(version), None) => match bytes(current) {
+            None => Ok(CasOutcome::Conflict(None)),
+            Some(bytes) => {
+                let version = int(&version)
+                    .and_then(|v| u64::try_from(v).ok())
+                    .ok_or_else(|| bad("compare_and_set current version", &version))?;
+                Ok(CasOutcome::Conflict(Some(StoredValue { version, bytes })))
+            }
+        },
+        // Tolerated in case a Lua conversion drops trailing nils.
+        (Some(1), None, None, None) => Ok(CasOutcome::Conflict(None)),
+        (Some(2), None, None, None) => Ok(CasOutcome::Gone),
+        _ => Err(BadReply(String::from(
+            "compare_and_set: reply has an unknown shape",
+        ))),
+    }
+}
+
+/// `user_sessions.lua`'s flat `{hex, c, ls, idle, abs}` groups; entries that do not
+/// parse or are no longer live at `now` are left out.
+pub(crate) fn user_sessions(value: Value, now: Timestamp) -> Result<Vec<UserSession>, BadReply> {
+    let items = array(value, "user_sessions")?;
+    if items.len() % 5 != 0 {
+        return Err(BadReply(String::from(
+            "user_sessions: reply is not in groups of five",
+        )));
+    }
+    let mut out = Vec::with_capacity(items.len() / 5);
+    let mut items = items.into_iter();
+    while let (Some(hex), Some(c), Some(ls), Some(idle), Some(abs)) = (
+        items.next(),
+        items.next(),
+        items.next(),
+        items.next(),
+        items.next(),
+    ) {
+        let number = |v: Value| bytes(v).as_deref().and_then(decimal);
+        let parsed = (
+            bytes(hex).as_deref().and_then(StoreKey::from_hex),
+            number(c),
+            number(ls),
+            number(idle),
+            number(abs),
+        );
+        let (Some(key), Some(c), Some(ls), Some(idle), Some(abs)) = parsed else {
+            tracing::debug!("skipping an unreadable entry of a user's session index");
+            continue;
+        };
+        let expires_at = Timestamp::from_unix_secs(deadline(ls, idle, abs));
+        if now < expires_at {
+            out.push(UserSession {
+                key,
+                created_at: Timestamp::from_unix_secs(c),
+                last_seen: Timestamp::from_unix_secs(ls),
+                expires_at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The same rule as `deadline` in `common.lua` and `SessionMeta::expires_at`.
+fn deadline(last_seen: u64, idle: u64, absolute: u64) -> u64 {
+    let idle = (idle > 0).then(|| last_seen.saturating_add(idle));
+    let absolute = (absolute > 0).then_some(absolute);
+    match (idle, absolute) {
+        (Some(i), Some(a)) => i.min(a),
+        (Some(d), None) | (None, Some(d)) => d,
+        (None, None) => 0,
+    }
+}
+
+pub(crate) fn count(value: Value, what: &str) -> Result<usize, BadReply> {
+    int(&value)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| bad(what, &value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sessio_core::expiry::Lifetime;
+    use std::time::Duration;
+
+    fn s(text: &[u8]) -> Value {
+        Value::BulkString(text.to_vec())
+    }
+
+    fn meta_bytes() -> Vec<u8> {
+        let lifetime =
+            Lifetime::new(Some(Duration::from_secs(60)), None).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        SessionMeta::new(Timestamp::from_unix_secs(100), lifetime).encode_into(&mut out);
+        out
+    }
+
+    #[test]
+    fn record_takes_last_seen_from_ls_and_pairs_values() {
+        let fields = vec![
+            s(b"m"),
+            Value::BulkString(meta_bytes()),
+            s(b"ls"),
+            s(b"130"),
+            s(b"idle"),
+            s(b"60"),
+            s(b"v:cart"),
+            s(b"\x00\x01"),
+            s(b"n:cart"),
+            s(b"4"),
+        ];
+        let record = record(fields.clone(), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(record.meta.last_seen, Timestamp::from_unix_secs(130));
+        assert_eq!(
+            record.values["cart"],
+            StoredValue {
+                version: 4,
+                bytes: vec![0, 1]
+            }
+        );
+        let touched = super::record(fields, Some(Timestamp::from_unix_secs(150)));
+        assert_eq!(
+            touched.map(|r| r.meta.last_seen),
+            Ok(Timestamp::from_unix_secs(150))
+        );
+    }
+
+    #[test]
+    fn unreadable_hashes_are_named_not_panicked_on() {
+        let base = vec![s(b"m"), Value::BulkString(meta_bytes()), s(b"ls"), s(b"1")];
+        let mut orphan = base.clone();
+        orphan.extend([s(b"v:a"), s(b"x")]);
+        assert_eq!(
+            record(orphan, None),
+            Err(Unreadable::Field("a value and its version do not pair up"))
+        );
+        let garbage = vec![s(b"m"), s(b"garbage"), s(b"ls"), s(b"1")];
+        assert!(matches!(record(garbage, None), Err(Unreadable::Meta(_))));
+        assert_eq!(
+            record(vec![s(b"ls"), s(b"1")], None),
+            Err(Unreadable::Field("field m is missing"))
+        );
+    }
+
+    #[test]
+    fn deadline_matches_the_core() {
+        assert_eq!(deadline(100, 60, 0), 160);
+        assert_eq!(deadline(100, 60, 150), 150);
+        assert_eq!(deadline(100, 0, 150), 150);
+    }
+
+    #[test]
+    fn cas_replies() {
+        let conflict = Value::Array(vec![Value::Int(1), s(b"v"), s(b"3")]);
+        assert_eq!(
+            compare_and_set(conflict, None).ok(),
+            Some(CasOutcome::Conflict(Some(StoredValue {
+                version: 3,
+                bytes: b"v".to_vec()
+            })))
+        );
+        let written = Value::Array(vec![Value::Int(0), Value::Int(2)]);
+        assert_eq!(
+            compare_and_set(written, Some(b"w")).ok(),
+            Some(CasOutcome::Written(Some(StoredValue {
+                version: 2,
+                bytes: b"w".to_vec()
+            })))
+        );
+        assert_eq!(
+            compare_and_set(Value::Array(vec![Value::Int(2)]), None).ok(),
+            Some(CasOutcome::Gone)
+        );
+        assert!(compare_and_set(Value::Int(0), None).is_err());
+    }
+}

@@ -1,0 +1,323 @@
+//! Against private `redis-server` processes the tests start, pause and kill: the number
+//! of commands per store call, timeouts, and recovery without rebuilding the store.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{create, is_down, later, lifetime, new_key, no_touch, now, record, PrivateRedis};
+use redis::aio::MultiplexedConnection;
+use sessio::{SessionStore, StoreError, TouchRule};
+use sessio_core::machine::Changes;
+use sessio_core::{StoreWrite, Timestamp};
+use sessio_redis::{RedisConfig, RedisStore};
+
+/// `EVALSHA` + `EVAL` calls so far, from `INFO commandstats`.
+async fn script_calls(raw: &mut MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(raw)
+        .await
+        .unwrap_or_else(|e| panic!("INFO: {e}"));
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+async fn private_store(server: &PrivateRedis, timeout: Duration) -> RedisStore {
+    let config = RedisConfig::default().with_timeout(timeout);
+    RedisStore::connect(&server.url(), config)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
+#[tokio::test]
+async fn every_store_call_is_one_script_call() {
+    let Some(server) = PrivateRedis::start("round_trips").await else {
+        return;
+    };
+    let mut raw = common::raw(&server.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    let store = private_store(&server, Duration::from_secs(2)).await;
+    let now = now();
+    let touch_due = TouchRule {
+        now: later(now, 120),
+        interval: Duration::from_secs(60),
+    };
+    let update = |key, at: Timestamp| StoreWrite::Update {
+        key,
+        changes: Changes {
+            meta: None,
+            last_seen: at,
+            cleared: false,
+            values: vec![("a".into(), Some(b"2".to_vec()))],
+        },
+    };
+
+    // Warm-up: the first call of each script loads it (NOSCRIPT, SCRIPT LOAD, EVALSHA).
+    let warm = new_key();
+    let mut rec = record(now, lifetime(Some(600), None), &[("a", b"1")]);
+    rec.meta.user = Some("ada".into());
+    create(&store, warm, rec.clone(), now).await;
+    let _ = store.load(&warm, no_touch(now)).await;
+    let _ = store
+        .compare_and_set(&warm, "a", Some(1), Some(b"x"), now)
+        .await;
+    let _ = store.user_sessions("ada", now).await;
+    let _ = store.revoke_user("nobody", None, now).await;
+
+    let key = new_key();
+    let mut counts = Vec::new();
+    macro_rules! count {
+        ($what:literal, $call:expr) => {{
+            let before = script_calls(&mut raw).await;
+            let result = $call.await;
+            assert!(result.is_ok(), "{}: {result:?}", $what);
+            counts.push(($what, script_calls(&mut raw).await - before));
+        }};
+    }
+    count!(
+        "write Create",
+        store.write(
+            None,
+            Some(&StoreWrite::Create {
+                key,
+                record: rec.clone()
+            }),
+            now
+        )
+    );
+    count!("load (no touch)", store.load(&key, no_touch(now)));
+    count!("load (touching)", store.load(&key, touch_due));
+    count!("load (absent)", store.load(&new_key(), no_touch(now)));
+    count!(
+        "write Update",
+        store.write(None, Some(&update(key, later(now, 130))), now)
+    );
+    count!(
+        "write Touch",
+        store.write(
+            None,
+            Some(&StoreWrite::Touch {
+                key,
+                last_seen: later(now, 140),
+                expires_at: later(now, 740)
+            }),
+            now
+        )
+    );
+    let to = new_key();
+    count!(
+        "write Rotate",
+        store.write(
+            None,
+            Some(&StoreWrite::Rotate {
+                from: key,
+                to,
+                changes: Changes {
+                    meta: None,
+                    last_seen: now,
+                    cleared: false,
+                    values: vec![]
+                }
+            }),
+            now
+        )
+    );
+    count!(
+        "write delete + Create",
+        store.write(
+            Some(&to),
+            Some(&StoreWrite::Create {
+                key,
+                record: rec.clone()
+            }),
+            now
+        )
+    );
+    count!(
+        "compare_and_set",
+        store.compare_and_set(&key, "a", Some(1), Some(b"y"), now)
+    );
+    count!("user_sessions", store.user_sessions("ada", now));
+    count!("revoke_user", store.revoke_user("ada", None, now));
+    for (what, n) in &counts {
+        eprintln!("{what}: {n} script call(s)");
+    }
+    assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
+}
+
+#[tokio::test]
+async fn a_paused_redis_times_out_and_then_serves_again() {
+    let Some(server) = PrivateRedis::start("paused").await else {
+        return;
+    };
+    let mut raw = common::raw(&server.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    let timeout = Duration::from_millis(300);
+    let store = private_store(&server, timeout).await;
+    let now = now();
+    let key = new_key();
+    let rec = record(now, lifetime(Some(600), None), &[("a", b"kept")]);
+    create(&store, key, rec.clone(), now).await;
+
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(3000)
+        .arg("ALL")
+        .query_async(&mut raw)
+        .await
+        .unwrap_or_else(|e| panic!("CLIENT PAUSE: {e}"));
+    let started = Instant::now();
+    let result = store.load(&key, no_touch(now)).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(StoreError::TimedOut(t)) if t == timeout),
+        "{result:?}"
+    );
+    assert!(took < timeout + Duration::from_millis(300), "took {took:?}");
+
+    // Once the pause is over, the same store answers, with the data intact.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        match store.load(&key, no_touch(now)).await {
+            Ok(loaded) => {
+                assert_eq!(loaded.map(|l| l.record), Some(rec));
+                break;
+            }
+            Err(err) => assert!(Instant::now() < deadline && is_down(&err), "{err}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_redis_is_reconnected_to_without_rebuilding_the_store() {
+    let Some(mut server) = PrivateRedis::start("restart").await else {
+        return;
+    };
+    let timeout = Duration::from_millis(300);
+    let store = private_store(&server, timeout).await;
+    let now = now();
+    create(
+        &store,
+        new_key(),
+        record(now, lifetime(Some(600), None), &[]),
+        now,
+    )
+    .await;
+
+    server.kill();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let result = store.load(&new_key(), no_touch(now)).await;
+        let took = started.elapsed();
+        assert!(result.as_ref().is_err_and(is_down), "{result:?}");
+        assert!(took < timeout + Duration::from_millis(300), "took {took:?}");
+    }
+
+    server.restart().await;
+    let key = new_key();
+    let rec = record(now, lifetime(Some(600), None), &[("a", b"after")]);
+    let write = StoreWrite::Create {
+        key,
+        record: rec.clone(),
+    };
+    let started = Instant::now();
+    loop {
+        match store.write(None, Some(&write), now).await {
+            Ok(_) => break,
+            Err(err) => assert!(
+                started.elapsed() < Duration::from_secs(5) && is_down(&err),
+                "{err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("recovered {:?} after the restart", started.elapsed());
+    let loaded = store
+        .load(&key, no_touch(now))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.map(|l| l.record), Some(rec));
+}
+
+#[tokio::test]
+async fn a_lazy_store_starts_while_redis_is_down() {
+    if !common::redis_server_installed() {
+        common::skip("lazy_start", "redis-server is not installed");
+        return;
+    }
+    let port = common::free_port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let timeout = Duration::from_millis(300);
+    let store = RedisStore::connect_lazy(&url, RedisConfig::default().with_timeout(timeout))
+        .unwrap_or_else(|e| panic!("connect_lazy: {e}"));
+    let eager = RedisStore::connect(&url, RedisConfig::default().with_timeout(timeout)).await;
+    assert!(eager.as_ref().is_err_and(is_down), "{eager:?}");
+    let result = store.load(&new_key(), no_touch(now())).await;
+    assert!(result.as_ref().is_err_and(is_down), "{result:?}");
+
+    let _server = PrivateRedis::start_on(port).await;
+    let started = Instant::now();
+    loop {
+        match store.load(&new_key(), no_touch(now())).await {
+            Ok(loaded) => {
+                assert!(loaded.is_none());
+                break;
+            }
+            Err(err) => assert!(
+                started.elapsed() < Duration::from_secs(5) && is_down(&err),
+                "{err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "lazy store served {:?} after Redis came up",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_full_redis_refuses_writes_and_still_serves_reads() {
+    let Some(server) = PrivateRedis::start("oom").await else {
+        return;
+    };
+    let mut raw = common::raw(&server.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    let store = private_store(&server, Duration::from_secs(2)).await;
+    let now = now();
+    let key = new_key();
+    let rec = record(now, lifetime(Some(600), None), &[("a", b"1")]);
+    create(&store, key, rec.clone(), now).await;
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(1)
+        .query_async(&mut raw)
+        .await
+        .unwrap_or_else(|e| panic!("CONFIG SET: {e}"));
+    let write = StoreWrite::Create {
+        key: new_key(),
+        record: rec.clone(),
+    };
+    let result = store.write(None, Some(&write), now).await;
+    assert!(
+        matches!(&result, Err(StoreError::Refused(m)) if m.contains("OOM")),
+        "{result:?}"
+    );
+    let loaded = store.load(&key, no_touch(now)).await;
+    assert_eq!(loaded.ok().flatten().map(|l| l.record), Some(rec));
+}
