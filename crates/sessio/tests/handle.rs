@@ -1,0 +1,269 @@
+//! The session handle over a store that counts its calls: lazy loading, one round trip
+//! per path, failure policies and atomic updates.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sessio::sessio_core::{StoreKey, StoreWrite, Timestamp};
+use sessio::{
+    BoxFuture, CasOutcome, ExpiryPolicy, FailurePolicy, LoadStatus, Loaded, ManualClock, MemoryStore, SessionError,
+    SessionManager, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
+};
+
+#[derive(Default)]
+struct Counts {
+    loads: AtomicUsize,
+    writes: AtomicUsize,
+    cas: AtomicUsize,
+}
+
+struct CountingStore {
+    inner: MemoryStore,
+    counts: Arc<Counts>,
+    failing: Arc<AtomicBool>,
+}
+
+impl CountingStore {
+    fn fail(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("down".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl SessionStore for CountingStore {
+    fn load<'a>(&'a self, key: &'a StoreKey, touch: TouchRule) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
+        self.counts.loads.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            self.fail()?;
+            self.inner.load(key, touch).await
+        })
+    }
+    fn write<'a>(
+        &'a self,
+        delete: Option<&'a StoreKey>,
+        write: Option<&'a StoreWrite>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            self.fail()?;
+            self.inner.write(delete, write, now).await
+        })
+    }
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        name: &'a str,
+        expected: Option<u64>,
+        value: Option<&'a [u8]>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<CasOutcome, StoreError>> {
+        self.counts.cas.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            self.fail()?;
+            self.inner.compare_and_set(key, name, expected, value, now).await
+        })
+    }
+    fn user_sessions<'a>(&'a self, user: &'a str, now: Timestamp) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+        self.inner.user_sessions(user, now)
+    }
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        except: Option<&'a StoreKey>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        self.inner.revoke_user(user, except, now)
+    }
+}
+
+struct World {
+    manager: SessionManager,
+    counts: Arc<Counts>,
+    failing: Arc<AtomicBool>,
+    clock: ManualClock,
+}
+
+fn world(failure: FailurePolicy) -> World {
+    let counts = Arc::new(Counts::default());
+    let failing = Arc::new(AtomicBool::new(false));
+    let clock = ManualClock::at(Timestamp::from_unix_secs(1_800_000_000));
+    let store = CountingStore {
+        inner: MemoryStore::default(),
+        counts: counts.clone(),
+        failing: failing.clone(),
+    };
+    let expiry = ExpiryPolicy::builder()
+        .idle_timeout(Some(Duration::from_secs(600)))
+        .touch_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let manager = SessionManager::builder(store)
+        .expiry(expiry)
+        .failure_policy(failure)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    World {
+        manager,
+        counts,
+        failing,
+        clock,
+    }
+}
+
+impl World {
+    fn calls(&self) -> (usize, usize, usize) {
+        (
+            self.counts.loads.load(Ordering::SeqCst),
+            self.counts.writes.load(Ordering::SeqCst),
+            self.counts.cas.load(Ordering::SeqCst),
+        )
+    }
+
+    /// Runs one request with the given cookie header and returns its Set-Cookie value.
+    async fn login(&self) -> String {
+        let s = self.manager.start(std::iter::empty());
+        s.insert("user", "ada").await.unwrap();
+        let cookie = s.finish().await.unwrap().set_cookie().unwrap().to_owned();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn untouched_session_never_reaches_the_store() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+    let before = w.calls();
+    let s = w.manager.start([cookie.as_bytes()]);
+    let response = s.finish().await.unwrap();
+    assert_eq!(w.calls(), before, "an untouched session made store calls");
+    assert!(!response.used_session());
+    assert!(response.set_cookie().is_none());
+}
+
+#[tokio::test]
+async fn read_path_is_one_load_and_write_path_one_write() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+    let (l0, w0, _) = w.calls();
+    let s = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(s.get::<String>("user").await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(s.get::<String>("user").await.unwrap().as_deref(), Some("ada"));
+    s.finish().await.unwrap();
+    assert_eq!(w.calls().0 - l0, 1, "one load for the read path");
+    assert_eq!(w.calls().1 - w0, 0, "no write for a read within the touch interval");
+
+    let s = w.manager.start([cookie.as_bytes()]);
+    s.insert("a", &1).await.unwrap();
+    s.insert("b", &2).await.unwrap();
+    s.remove("user").await.unwrap();
+    s.finish().await.unwrap();
+    assert_eq!(w.calls().1 - w0, 1, "one write for the write path");
+
+    // A read after the touch interval slides the deadline inside the load: still no write.
+    w.clock.advance(Duration::from_secs(120));
+    let s = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(s.get::<i32>("a").await.unwrap(), Some(1));
+    s.finish().await.unwrap();
+    assert_eq!(w.calls().1 - w0, 1, "the memory store touches during the load");
+}
+
+#[tokio::test]
+async fn fail_closed_surfaces_the_error_and_writes_nothing() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+    w.failing.store(true, Ordering::SeqCst);
+    let s = w.manager.start([cookie.as_bytes()]);
+    let err = s.get::<String>("user").await.unwrap_err();
+    assert!(matches!(err, SessionError::Store(StoreError::Unavailable(_))), "{err:?}");
+    assert_eq!(err.status_code(), 503);
+    let response = s.finish().await.unwrap();
+    assert!(response.set_cookie().is_none());
+    w.failing.store(false, Ordering::SeqCst);
+    let s = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(s.get::<String>("user").await.unwrap().as_deref(), Some("ada"), "nothing lost");
+}
+
+#[tokio::test]
+async fn fail_open_runs_anonymous_and_read_only() {
+    let w = world(FailurePolicy::FailOpen);
+    let cookie = w.login().await;
+    w.failing.store(true, Ordering::SeqCst);
+    let s = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(s.get::<String>("user").await.unwrap(), None);
+    assert!(matches!(s.insert("x", &1).await, Err(SessionError::ReadOnly)));
+    let writes = w.calls().1;
+    let response = s.finish().await.unwrap();
+    assert!(response.set_cookie().is_none(), "fail-open must not replace the client's cookie");
+    assert_eq!(w.calls().1, writes);
+    w.failing.store(false, Ordering::SeqCst);
+    let s = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(s.status().await.unwrap(), LoadStatus::Live);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_updates_all_count() {
+    let w = Arc::new(world(FailurePolicy::FailClosed));
+    let cookie = w.login().await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (w, cookie) = (w.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let s = w.manager.start([cookie.as_bytes()]);
+                // Load first, then yield, so that the requests really overlap.
+                s.get::<Vec<u32>>("cart").await.unwrap();
+                tokio::task::yield_now().await;
+                s.update("cart", |cart: Option<Vec<u32>>| {
+                    let mut cart = cart.unwrap_or_default();
+                    cart.push(i);
+                    cart
+                })
+                .await
+                .unwrap();
+                s.finish().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = w.manager.start([cookie.as_bytes()]);
+    let mut cart: Vec<u32> = s.get("cart").await.unwrap().unwrap();
+    cart.sort_unstable();
+    assert_eq!(cart, (0..50).collect::<Vec<_>>());
+    assert!(w.calls().2 >= 50, "every update went through compare-and-set");
+}
+
+#[tokio::test]
+async fn destroyed_session_is_not_resurrected_by_a_concurrent_save() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+    let slow = w.manager.start([cookie.as_bytes()]);
+    slow.insert("late", &true).await.unwrap();
+    let logout = w.manager.start([cookie.as_bytes()]);
+    logout.destroy().await.unwrap();
+    logout.finish().await.unwrap();
+    let response = slow.finish().await.unwrap();
+    assert!(response.set_cookie().is_none());
+    let after = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(after.status().await.unwrap(), LoadStatus::Unknown, "the destroyed session came back");
+}
+
+#[tokio::test]
+async fn wrong_type_is_a_clear_error_and_finishing_twice_is_refused() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+    let s = w.manager.start([cookie.as_bytes()]);
+    let err = s.get::<u64>("user").await.unwrap_err();
+    assert!(matches!(&err, SessionError::Deserialize { name, .. } if name == "user"), "{err}");
+    assert_eq!(err.status_code(), 500);
+    s.finish().await.unwrap();
+    assert!(matches!(s.finish().await, Err(SessionError::Finished)));
+    assert!(matches!(s.get::<String>("user").await, Err(SessionError::Finished)));
+}
