@@ -45,7 +45,10 @@ impl Reply {
     /// The `Set-Cookie` values for cookie `name`.
     pub fn set_cookies(&self, name: &str) -> Vec<String> {
         let prefix = format!("{name}=");
-        self.headers("set-cookie").into_iter().filter(|c| c.starts_with(&prefix)).collect()
+        self.headers("set-cookie")
+            .into_iter()
+            .filter(|c| c.starts_with(&prefix))
+            .collect()
     }
 }
 
@@ -82,10 +85,19 @@ impl<'h, H: Harness> Client<'h, H> {
     }
 
     /// A request with extra raw headers (and the jar's cookie, if any, as its own header).
-    pub async fn send(&self, method: &'static str, path: &str, body: Option<Value>, extra: Vec<(String, Vec<u8>)>) -> Reply {
+    pub async fn send(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<Value>,
+        extra: Vec<(String, Vec<u8>)>,
+    ) -> Reply {
         let mut headers = extra;
         if let Some(value) = self.cookie() {
-            headers.push(("cookie".to_owned(), format!("{}={value}", self.cookie_name).into_bytes()));
+            headers.push((
+                "cookie".to_owned(),
+                format!("{}={value}", self.cookie_name).into_bytes(),
+            ));
         }
         let body = match body {
             Some(v) => {
@@ -105,9 +117,19 @@ impl<'h, H: Harness> Client<'h, H> {
             .await;
         let reply = Reply { response };
         for cookie in reply.set_cookies(&self.cookie_name) {
-            let value = cookie[self.cookie_name.len() + 1..].split(';').next().unwrap_or("").to_owned();
-            let removed = cookie.split(';').any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
-            self.set_cookie(if removed || value.is_empty() { None } else { Some(value) });
+            let value = cookie[self.cookie_name.len() + 1..]
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let removed = cookie
+                .split(';')
+                .any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            self.set_cookie(if removed || value.is_empty() {
+                None
+            } else {
+                Some(value)
+            });
         }
         reply
     }

@@ -163,7 +163,10 @@ macro_rules! conformance_suite {
 #[macro_export]
 macro_rules! __conformance_scenarios {
     ($store:ident, $adapter:ty, $run:path) => {
-        $crate::__conformance_scenario!($store, $adapter, $run,
+        $crate::__conformance_scenario!(
+            $store,
+            $adapter,
+            $run,
             anonymous_request_gets_no_cookie,
             cookie_attributes_are_safe_defaults,
             values_round_trip,

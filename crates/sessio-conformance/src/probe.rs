@@ -47,7 +47,12 @@ impl ProbeReply {
 
 /// Runs the probe route for `method` and `path`. Session errors are returned for the
 /// adapter to turn into its error response (503 for a failing store).
-pub async fn dispatch(method: &str, path: &str, body: &[u8], session: &Session) -> Result<ProbeReply, SessionError> {
+pub async fn dispatch(
+    method: &str,
+    path: &str,
+    body: &[u8],
+    session: &Session,
+) -> Result<ProbeReply, SessionError> {
     let segments: Vec<&str> = path.trim_start_matches('/').splitn(2, '/').collect();
     let parse_body = || serde_json::from_slice::<Value>(body);
     let ok = || ProbeReply::json(200, json!({"ok": true}));
@@ -81,15 +86,20 @@ pub async fn dispatch(method: &str, path: &str, body: &[u8], session: &Session) 
                 .await?;
             ProbeReply::json(200, Value::Array(list))
         }
-        ("POST", ["remove", name]) => ProbeReply::json(200, json!({"removed": session.remove(name).await?})),
+        ("POST", ["remove", name]) => {
+            ProbeReply::json(200, json!({"removed": session.remove(name).await?}))
+        }
         ("POST", ["login", user]) => {
             session.renew().await?;
             session.set_user(Some(user)).await?;
             ok()
         }
         ("POST", ["remember"]) => {
-            let lifetime = Lifetime::new(Some(Duration::from_secs(7 * 86400)), Some(Duration::from_secs(30 * 86400)))
-                .map(|l| l.persistent_cookie(true));
+            let lifetime = Lifetime::new(
+                Some(Duration::from_secs(7 * 86400)),
+                Some(Duration::from_secs(30 * 86400)),
+            )
+            .map(|l| l.persistent_cookie(true));
             match lifetime {
                 Ok(lifetime) => session.set_lifetime(lifetime).await?,
                 Err(_) => return Ok(ProbeReply::json(500, json!({"error": "bad lifetime"}))),
@@ -100,10 +110,14 @@ pub async fn dispatch(method: &str, path: &str, body: &[u8], session: &Session) 
             session.destroy().await?;
             ok()
         }
-        ("POST", ["revoke-all"]) => ProbeReply::json(200, json!({"revoked": session.revoke_user_sessions(false).await?})),
-        ("POST", ["revoke-others"]) => {
-            ProbeReply::json(200, json!({"revoked": session.revoke_user_sessions(true).await?}))
-        }
+        ("POST", ["revoke-all"]) => ProbeReply::json(
+            200,
+            json!({"revoked": session.revoke_user_sessions(false).await?}),
+        ),
+        ("POST", ["revoke-others"]) => ProbeReply::json(
+            200,
+            json!({"revoked": session.revoke_user_sessions(true).await?}),
+        ),
         ("GET", ["whoami"]) => ProbeReply::json(200, json!({"user": session.user().await?})),
         _ => ProbeReply::json(404, json!({"error": "no such probe route"})),
     })

@@ -8,7 +8,11 @@ use serde_json::json;
 use crate::{Adapter, Env, ABSOLUTE, IDLE};
 
 fn attrs(cookie: &str) -> Vec<String> {
-    cookie.split(';').skip(1).map(|a| a.trim().to_ascii_lowercase()).collect()
+    cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect()
 }
 
 /// Requests that carry no cookie and write nothing get no cookie and create nothing.
@@ -17,10 +21,17 @@ pub async fn anonymous_request_gets_no_cookie<A: Adapter>(env: &Env<A>) {
     for path in ["/health", "/get/cart", "/whoami"] {
         let r = c.get(path).await;
         assert_eq!(r.status(), 200, "{path}");
-        assert!(r.headers("set-cookie").is_empty(), "{path} set a cookie: {:?}", r.headers("set-cookie"));
+        assert!(
+            r.headers("set-cookie").is_empty(),
+            "{path} set a cookie: {:?}",
+            r.headers("set-cookie")
+        );
     }
     let r = c.post("/remove/cart", json!(null)).await;
-    assert!(r.headers("set-cookie").is_empty(), "a no-op write set a cookie");
+    assert!(
+        r.headers("set-cookie").is_empty(),
+        "a no-op write set a cookie"
+    );
     assert!(c.cookie().is_none());
 }
 
@@ -33,12 +44,22 @@ pub async fn cookie_attributes_are_safe_defaults<A: Adapter>(env: &Env<A>) {
     assert_eq!(cookies.len(), 1, "exactly one session cookie: {cookies:?}");
     let a = attrs(&cookies[0]);
     for required in ["path=/", "secure", "httponly", "samesite=lax"] {
-        assert!(a.contains(&required.to_owned()), "missing {required} in {}", cookies[0]);
+        assert!(
+            a.contains(&required.to_owned()),
+            "missing {required} in {}",
+            cookies[0]
+        );
     }
-    assert!(!a.iter().any(|x| x.starts_with("max-age") || x.starts_with("expires")), "browser-session cookie by default");
+    assert!(
+        !a.iter()
+            .any(|x| x.starts_with("max-age") || x.starts_with("expires")),
+        "browser-session cookie by default"
+    );
     let value = c.cookie().expect("cookie kept");
     assert_eq!(value.len(), 43, "256-bit id, base64url");
-    assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
 }
 
 /// What a handler writes, the next request reads; only changed values are written.
@@ -48,13 +69,30 @@ pub async fn values_round_trip<A: Adapter>(env: &Env<A>) {
     c.post("/set/b", json!("two")).await;
     assert_eq!(c.get("/get/a").await.json(), json!({"n": 1}));
     assert_eq!(c.get("/get/b").await.json(), json!("two"));
-    assert_eq!(c.post("/remove/a", json!(null)).await.json(), json!({"removed": true}));
+    assert_eq!(
+        c.post("/remove/a", json!(null)).await.json(),
+        json!({"removed": true})
+    );
     assert_eq!(c.get("/get/a").await.json(), json!(null));
     let r = c.post("/set/b", json!("bad")).await;
-    assert!(r.set_cookies("sessio").is_empty(), "an update of a live session sends no new cookie");
-    let bad = c.send("POST", "/set/b", None, vec![("content-type".into(), b"application/json".to_vec())]).await;
+    assert!(
+        r.set_cookies("sessio").is_empty(),
+        "an update of a live session sends no new cookie"
+    );
+    let bad = c
+        .send(
+            "POST",
+            "/set/b",
+            None,
+            vec![("content-type".into(), b"application/json".to_vec())],
+        )
+        .await;
     assert_eq!(bad.status(), 400, "malformed JSON is a 400");
-    assert_eq!(c.get("/get/b").await.json(), json!("bad"), "a 400 loses nothing");
+    assert_eq!(
+        c.get("/get/b").await.json(),
+        json!("bad"),
+        "a 400 loses nothing"
+    );
 }
 
 /// Login renews the id (session fixation): data kept, the old id dead at once.
@@ -66,12 +104,20 @@ pub async fn login_renews_id_and_kills_old_one<A: Adapter>(env: &Env<A>) {
     assert_eq!(r.status(), 200);
     let after = c.cookie().expect("logged-in session");
     assert_ne!(before, after, "login must issue a new id");
-    assert_eq!(c.get("/get/cart").await.json(), json!(["apple"]), "data survives renewal");
+    assert_eq!(
+        c.get("/get/cart").await.json(),
+        json!(["apple"]),
+        "data survives renewal"
+    );
     assert_eq!(c.get("/whoami").await.json(), json!({"user": "ada"}));
 
     let attacker = env.client();
     attacker.set_cookie(Some(before));
-    assert_eq!(attacker.get("/whoami").await.json(), json!({"user": null}), "old id still works");
+    assert_eq!(
+        attacker.get("/whoami").await.json(),
+        json!({"user": null}),
+        "old id still works"
+    );
     assert_eq!(attacker.get("/get/cart").await.json(), json!(null));
 }
 
@@ -98,15 +144,29 @@ pub async fn logout_deletes_and_clears_cookie<A: Adapter>(env: &Env<A>) {
     let r = c.post("/logout", json!(null)).await;
     assert_eq!(r.status(), 200);
     let cookies = r.set_cookies("sessio");
-    assert_eq!(cookies.len(), 1, "removal cookie: {:?}", r.headers("set-cookie"));
+    assert_eq!(
+        cookies.len(),
+        1,
+        "removal cookie: {:?}",
+        r.headers("set-cookie")
+    );
     let a = attrs(&cookies[0]);
     assert!(a.contains(&"max-age=0".to_owned()), "{}", cookies[0]);
-    assert!(a.iter().any(|x| x.starts_with("expires=") && x.contains("1970")), "{}", cookies[0]);
+    assert!(
+        a.iter()
+            .any(|x| x.starts_with("expires=") && x.contains("1970")),
+        "{}",
+        cookies[0]
+    );
     assert!(c.cookie().is_none());
 
     let replay = env.client();
     replay.set_cookie(Some(stolen));
-    assert_eq!(replay.get("/whoami").await.json(), json!({"user": null}), "replay after logout");
+    assert_eq!(
+        replay.get("/whoami").await.json(),
+        json!({"user": null}),
+        "replay after logout"
+    );
     assert_eq!(replay.get("/get/cart").await.json(), json!(null));
 }
 
@@ -119,11 +179,27 @@ pub async fn revoke_all_sessions_of_user<A: Adapter>(env: &Env<A>) {
     other.post("/login/someone-else", json!(null)).await;
     let r = laptop.post("/revoke-all", json!(null)).await;
     assert_eq!(r.json(), json!({"revoked": 2}));
-    assert!(r.set_cookies("sessio").iter().any(|c| attrs(c).contains(&"max-age=0".to_owned())), "current cookie cleared");
-    assert_eq!(phone.get("/whoami").await.json(), json!({"user": null}), "other device still logged in");
-    assert_eq!(other.get("/whoami").await.json(), json!({"user": "someone-else"}), "another user was logged out");
+    assert!(
+        r.set_cookies("sessio")
+            .iter()
+            .any(|c| attrs(c).contains(&"max-age=0".to_owned())),
+        "current cookie cleared"
+    );
+    assert_eq!(
+        phone.get("/whoami").await.json(),
+        json!({"user": null}),
+        "other device still logged in"
+    );
+    assert_eq!(
+        other.get("/whoami").await.json(),
+        json!({"user": "someone-else"}),
+        "another user was logged out"
+    );
     let anon = env.client();
-    assert_eq!(anon.post("/revoke-all", json!(null)).await.json(), json!({"revoked": 0}));
+    assert_eq!(
+        anon.post("/revoke-all", json!(null)).await.json(),
+        json!({"revoked": 0})
+    );
 }
 
 /// Revoking the other sessions keeps the current one.
@@ -132,7 +208,10 @@ pub async fn revoke_other_sessions_keeps_current<A: Adapter>(env: &Env<A>) {
     let (laptop, phone) = (env.client(), env.client());
     laptop.post(&format!("/login/{user}"), json!(null)).await;
     phone.post(&format!("/login/{user}"), json!(null)).await;
-    assert_eq!(laptop.post("/revoke-others", json!(null)).await.json(), json!({"revoked": 1}));
+    assert_eq!(
+        laptop.post("/revoke-others", json!(null)).await.json(),
+        json!({"revoked": 1})
+    );
     assert_eq!(laptop.get("/whoami").await.json(), json!({"user": user}));
     assert_eq!(phone.get("/whoami").await.json(), json!({"user": null}));
 }
@@ -143,7 +222,11 @@ pub async fn idle_timeout_expires_session<A: Adapter>(env: &Env<A>) {
     c.post("/set/cart", json!(["apple"])).await;
     env.clock.advance(IDLE - Duration::from_secs(1));
     env.clock.advance(Duration::from_secs(1));
-    assert_eq!(c.get("/get/cart").await.json(), json!(null), "idle session still alive");
+    assert_eq!(
+        c.get("/get/cart").await.json(),
+        json!(null),
+        "idle session still alive"
+    );
 }
 
 /// Reads count as activity: a session read within every idle period stays alive.
@@ -152,7 +235,11 @@ pub async fn activity_slides_idle_timeout<A: Adapter>(env: &Env<A>) {
     c.post("/set/cart", json!(["apple"])).await;
     for _ in 0..4 {
         env.clock.advance(IDLE / 2);
-        assert_eq!(c.get("/get/cart").await.json(), json!(["apple"]), "reads did not slide the idle timeout");
+        assert_eq!(
+            c.get("/get/cart").await.json(),
+            json!(["apple"]),
+            "reads did not slide the idle timeout"
+        );
     }
 }
 
@@ -166,10 +253,18 @@ pub async fn absolute_timeout_expires_active_session<A: Adapter>(env: &Env<A>) {
         env.clock.advance(step);
         elapsed += step;
         c.post("/set/tick", json!(elapsed.as_secs())).await;
-        assert_eq!(c.get("/get/cart").await.json(), json!(["apple"]), "active session died early at {elapsed:?}");
+        assert_eq!(
+            c.get("/get/cart").await.json(),
+            json!(["apple"]),
+            "active session died early at {elapsed:?}"
+        );
     }
     env.clock.advance(ABSOLUTE - elapsed);
-    assert_eq!(c.get("/get/cart").await.json(), json!(null), "session outlived the absolute timeout");
+    assert_eq!(
+        c.get("/get/cart").await.json(),
+        json!(null),
+        "session outlived the absolute timeout"
+    );
 }
 
 /// "Remember me" gives a persistent cookie and a longer life.
@@ -184,10 +279,17 @@ pub async fn remember_me_gets_persistent_cookie<A: Adapter>(env: &Env<A>) {
         .iter()
         .find_map(|x| x.strip_prefix("max-age=").and_then(|v| v.parse().ok()))
         .expect("Max-Age");
-    assert!((7 * 86400 - 5..=7 * 86400).contains(&max_age), "Max-Age {max_age}");
+    assert!(
+        (7 * 86400 - 5..=7 * 86400).contains(&max_age),
+        "Max-Age {max_age}"
+    );
     assert!(a.iter().any(|x| x.starts_with("expires=")));
     env.clock.advance(IDLE * 3);
-    assert_eq!(c.get("/whoami").await.json(), json!({"user": "erin"}), "remembered session expired at the default idle timeout");
+    assert_eq!(
+        c.get("/whoami").await.json(),
+        json!({"user": "erin"}),
+        "remembered session expired at the default idle timeout"
+    );
 }
 
 /// Garbage, huge, non-UTF-8 and duplicate cookie headers: anonymous, never an error.
@@ -206,10 +308,24 @@ pub async fn hostile_cookie_headers_are_anonymous<A: Adapter>(env: &Env<A>) {
     ];
     for (i, header) in hostile.iter().enumerate() {
         let c = env.client();
-        let r = c.send("GET", "/get/cart", None, vec![("cookie".into(), header.clone())]).await;
+        let r = c
+            .send(
+                "GET",
+                "/get/cart",
+                None,
+                vec![("cookie".into(), header.clone())],
+            )
+            .await;
         assert_eq!(r.status(), 200, "hostile header #{i} gave {}", r.status());
-        assert!(r.set_cookies("sessio").is_empty(), "hostile header #{i} got a cookie");
-        let expected = if i == hostile.len() - 1 { json!(["mine"]) } else { json!(null) };
+        assert!(
+            r.set_cookies("sessio").is_empty(),
+            "hostile header #{i} got a cookie"
+        );
+        let expected = if i == hostile.len() - 1 {
+            json!(["mine"])
+        } else {
+            json!(null)
+        };
         assert_eq!(r.json(), expected, "hostile header #{i}");
     }
 }
@@ -222,13 +338,28 @@ pub async fn store_failure_answers_503<A: Adapter>(env: &Env<A>) {
     env.store.set_failing(true);
     let r = c.get("/get/cart").await;
     assert_eq!(r.status(), 503, "store failure must answer 503");
-    assert!(r.json().is_object(), "503 body is a JSON error: {:?}", String::from_utf8_lossy(&r.response.body));
-    assert!(r.set_cookies("sessio").is_empty(), "a failed request must not touch the cookie");
+    assert!(
+        r.json().is_object(),
+        "503 body is a JSON error: {:?}",
+        String::from_utf8_lossy(&r.response.body)
+    );
+    assert!(
+        r.set_cookies("sessio").is_empty(),
+        "a failed request must not touch the cookie"
+    );
     let w = c.post("/set/cart", json!(["lost?"])).await;
     assert_eq!(w.status(), 503);
-    assert_eq!(c.get("/health").await.status(), 200, "routes without sessions keep working");
+    assert_eq!(
+        c.get("/health").await.status(),
+        200,
+        "routes without sessions keep working"
+    );
     env.store.set_failing(false);
-    assert_eq!(c.get("/get/cart").await.json(), json!(["apple"]), "data survives the outage");
+    assert_eq!(
+        c.get("/get/cart").await.json(),
+        json!(["apple"]),
+        "data survives the outage"
+    );
 }
 
 /// Concurrent requests writing different values of one session both keep their writes.
@@ -241,7 +372,11 @@ pub async fn concurrent_writes_to_different_keys_are_kept<A: Adapter>(env: &Env<
         assert_eq!(r.status(), 200);
     }
     for i in 0..8 {
-        assert_eq!(c.get(&format!("/get/k{i}")).await.json(), json!(i), "write to k{i} lost");
+        assert_eq!(
+            c.get(&format!("/get/k{i}")).await.json(),
+            json!(i),
+            "write to k{i} lost"
+        );
     }
 }
 
@@ -254,7 +389,12 @@ pub async fn concurrent_updates_are_all_kept<A: Adapter>(env: &Env<A>) {
         assert_eq!(r.status(), 200);
     }
     let cart = c.get("/get/cart").await.json();
-    let mut items: Vec<i64> = cart.as_array().expect("a list").iter().filter_map(|v| v.as_i64()).collect();
+    let mut items: Vec<i64> = cart
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|v| v.as_i64())
+        .collect();
     items.sort_unstable();
     assert_eq!(items, (0..50).collect::<Vec<_>>(), "parallel updates lost");
 }
@@ -265,10 +405,20 @@ pub async fn handler_cookies_are_kept<A: Adapter>(env: &Env<A>) {
     let r = c.post("/set-with-cookie/cart", json!([1])).await;
     assert_eq!(r.status(), 200);
     let all = r.headers("set-cookie");
-    assert!(all.iter().any(|v| v.starts_with("theme=dark")), "handler cookie lost: {all:?}");
-    assert_eq!(r.set_cookies("sessio").len(), 1, "session cookie missing: {all:?}");
+    assert!(
+        all.iter().any(|v| v.starts_with("theme=dark")),
+        "handler cookie lost: {all:?}"
+    );
+    assert_eq!(
+        r.set_cookies("sessio").len(),
+        1,
+        "session cookie missing: {all:?}"
+    );
     let cache = r.headers("cache-control").join(",").to_ascii_lowercase();
-    assert!(cache.contains("private") || cache.contains("no-store"), "a response setting the session cookie must not be shared-cacheable: {cache:?}");
+    assert!(
+        cache.contains("private") || cache.contains("no-store"),
+        "a response setting the session cookie must not be shared-cacheable: {cache:?}"
+    );
 }
 
 /// Responses that used the session vary on `Cookie`; others do not.
@@ -276,7 +426,13 @@ pub async fn vary_cookie_when_session_used<A: Adapter>(env: &Env<A>) {
     let c = env.client();
     let vary = |r: &crate::Reply| r.headers("vary").join(",").to_ascii_lowercase();
     let r = c.get("/get/cart").await;
-    assert!(vary(&r).contains("cookie"), "session read without Vary: Cookie");
+    assert!(
+        vary(&r).contains("cookie"),
+        "session read without Vary: Cookie"
+    );
     let h = c.get("/health").await;
-    assert!(!vary(&h).contains("cookie"), "/health varies on Cookie without using the session");
+    assert!(
+        !vary(&h).contains("cookie"),
+        "/health varies on Cookie without using the session"
+    );
 }

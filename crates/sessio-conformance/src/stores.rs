@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use sessio::sessio_core::{StoreKey, StoreWrite, Timestamp};
 use sessio::{
-    BoxFuture, CasOutcome, Loaded, MemoryStore, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
+    BoxFuture, CasOutcome, Loaded, MemoryStore, SessionStore, StoreError, TouchRule, UserSession,
+    WriteOutcome,
 };
 
 /// Which store a scenario runs against.
@@ -89,7 +90,11 @@ impl FlakyStore {
 }
 
 impl SessionStore for FlakyStore {
-    fn load<'a>(&'a self, key: &'a StoreKey, touch: TouchRule) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+    ) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
         Box::pin(async move {
             self.check()?;
             self.inner.load(key, touch).await
@@ -118,11 +123,17 @@ impl SessionStore for FlakyStore {
     ) -> BoxFuture<'a, Result<CasOutcome, StoreError>> {
         Box::pin(async move {
             self.check()?;
-            self.inner.compare_and_set(key, name, expected, value, now).await
+            self.inner
+                .compare_and_set(key, name, expected, value, now)
+                .await
         })
     }
 
-    fn user_sessions<'a>(&'a self, user: &'a str, now: Timestamp) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
         Box::pin(async move {
             self.check()?;
             self.inner.user_sessions(user, now).await

@@ -22,7 +22,11 @@ fn error_reply(error: &SessionError) -> ProbeReply {
 
 impl Harness for DirectHarness {
     async fn send(&self, request: Request) -> Response {
-        let cookies = request.headers.iter().filter(|(n, _)| n == "cookie").map(|(_, v)| v.as_slice());
+        let cookies = request
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "cookie")
+            .map(|(_, v)| v.as_slice());
         let session: Session = self.manager.start(cookies);
         let reply = dispatch(request.method, &request.path, &request.body, &session)
             .await

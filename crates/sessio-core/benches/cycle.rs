@@ -18,13 +18,19 @@ use sessio_core::{SessionId, SessionState, Timestamp};
 
 fn ids(c: &mut Criterion) {
     let mut chacha = ChaCha20Rng::seed_from_u64(1);
-    c.bench_function("id/generate_chacha20", |b| b.iter(|| SessionId::generate(&mut chacha)));
+    c.bench_function("id/generate_chacha20", |b| {
+        b.iter(|| SessionId::generate(&mut chacha))
+    });
     let mut thread = rand::rng();
-    c.bench_function("id/generate_thread_rng", |b| b.iter(|| SessionId::generate(&mut thread)));
+    c.bench_function("id/generate_thread_rng", |b| {
+        b.iter(|| SessionId::generate(&mut thread))
+    });
     let id = SessionId::generate(&mut chacha);
     c.bench_function("id/store_key", |b| b.iter(|| black_box(&id).store_key()));
     let encoded = id.encode();
-    c.bench_function("id/parse", |b| b.iter(|| SessionId::parse(black_box(encoded.as_bytes()))));
+    c.bench_function("id/parse", |b| {
+        b.iter(|| SessionId::parse(black_box(encoded.as_bytes())))
+    });
 }
 
 fn cycle(c: &mut Criterion) {
@@ -37,19 +43,42 @@ fn cycle(c: &mut Criterion) {
         .build()
         .unwrap();
     let start = Timestamp::from_unix_secs(1_800_000_000);
-    let lifetime = Lifetime::new(Some(Duration::from_secs(1800)), Some(Duration::from_secs(400 * 86400)))
-        .unwrap()
-        .persistent_cookie(true);
+    let lifetime = Lifetime::new(
+        Some(Duration::from_secs(1800)),
+        Some(Duration::from_secs(400 * 86400)),
+    )
+    .unwrap()
+    .persistent_cookie(true);
     let mut table: Table<Box<[u8]>> = Table::new(NonZeroUsize::new(sessions).unwrap());
     let mut headers = Vec::with_capacity(sessions);
     for _ in 0..sessions {
         let id = SessionId::generate(&mut rng);
         let mut meta = SessionMeta::new(start, lifetime);
         meta.user = Some("someone@example.com".into());
-        let mut record = SessionRecord { meta, values: Default::default() };
-        record.values.insert("cart".into(), StoredValue { version: 1, bytes: br#"["apple","pear"]"#.to_vec() });
-        table.insert(id.store_key(), record.encode().into_boxed_slice(), Timestamp::MAX, Some("u"), start).unwrap();
-        headers.push(format!("theme=dark; lang=en; sessio={}; _ga=GA1.2.3", id.encode().as_str()));
+        let mut record = SessionRecord {
+            meta,
+            values: Default::default(),
+        };
+        record.values.insert(
+            "cart".into(),
+            StoredValue {
+                version: 1,
+                bytes: br#"["apple","pear"]"#.to_vec(),
+            },
+        );
+        table
+            .insert(
+                id.store_key(),
+                record.encode().into_boxed_slice(),
+                Timestamp::MAX,
+                Some("u"),
+                start,
+            )
+            .unwrap();
+        headers.push(format!(
+            "theme=dark; lang=en; sessio={}; _ga=GA1.2.3",
+            id.encode().as_str()
+        ));
     }
     let mut order: Vec<usize> = (0..sessions).collect();
     // A fixed shuffle so lookups miss the cache as real traffic would.
@@ -68,11 +97,14 @@ fn cycle(c: &mut Criterion) {
                 (order[i], now)
             },
             |(n, now)| {
-                let CookieLookup::Found(id) = cookie.find_session_id([headers[n].as_bytes()]) else {
+                let CookieLookup::Found(id) = cookie.find_session_id([headers[n].as_bytes()])
+                else {
                     return;
                 };
                 let key = id.store_key();
-                let Some(mut entry) = table.get_mut(&key, now) else { return };
+                let Some(mut entry) = table.get_mut(&key, now) else {
+                    return;
+                };
                 let mut record = SessionRecord::decode(entry.value()).unwrap();
                 let touched = record.meta.touch_if_due(now, policy.touch_interval());
                 if touched {
@@ -91,7 +123,9 @@ fn cycle(c: &mut Criterion) {
     };
     let label = if sessions == 1_000_000 { "1M" } else { "100k" };
     c.bench_function(&format!("cycle/read_{label}"), |b| run(b, Duration::ZERO));
-    c.bench_function(&format!("cycle/read_touch_set_cookie_{label}"), |b| run(b, Duration::from_secs(61)));
+    c.bench_function(&format!("cycle/read_touch_set_cookie_{label}"), |b| {
+        run(b, Duration::from_secs(61))
+    });
 }
 
 criterion_group!(benches, ids, cycle);

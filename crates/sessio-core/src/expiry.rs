@@ -230,7 +230,9 @@ impl fmt::Display for ExpiryConfigError {
             ExpiryConfigError::NoTimeout => {
                 "a session lifetime needs an idle timeout, an absolute timeout, or both"
             }
-            ExpiryConfigError::ZeroDuration => "session timeouts and intervals must be at least one second",
+            ExpiryConfigError::ZeroDuration => {
+                "session timeouts and intervals must be at least one second"
+            }
             ExpiryConfigError::TouchIntervalNotBelowIdle => {
                 "the touch interval must be shorter than the idle timeout"
             }
@@ -247,11 +249,16 @@ mod tests {
     #[test]
     fn policy_rules() {
         assert_eq!(
-            ExpiryPolicy::builder().idle_timeout(None).absolute_timeout(None).build(),
+            ExpiryPolicy::builder()
+                .idle_timeout(None)
+                .absolute_timeout(None)
+                .build(),
             Err(ExpiryConfigError::NoTimeout)
         );
         assert_eq!(
-            ExpiryPolicy::builder().idle_timeout(Some(Duration::ZERO)).build(),
+            ExpiryPolicy::builder()
+                .idle_timeout(Some(Duration::ZERO))
+                .build(),
             Err(ExpiryConfigError::ZeroDuration)
         );
         assert_eq!(
@@ -266,6 +273,9 @@ mod tests {
             .build()
             .expect("valid");
         assert_eq!(short.touch_interval(), Duration::from_secs(5));
-        assert_eq!(ExpiryPolicy::builder().build().ok(), Some(ExpiryPolicy::default()));
+        assert_eq!(
+            ExpiryPolicy::builder().build().ok(),
+            Some(ExpiryPolicy::default())
+        );
     }
 }

@@ -92,8 +92,14 @@ impl SessionId {
             invalid |= v;
             u32::from(v & 63)
         };
-        for (group, out) in encoded[..40].chunks_exact(4).zip(bytes[..30].chunks_exact_mut(3)) {
-            let n = sextet(group[0]) << 18 | sextet(group[1]) << 12 | sextet(group[2]) << 6 | sextet(group[3]);
+        for (group, out) in encoded[..40]
+            .chunks_exact(4)
+            .zip(bytes[..30].chunks_exact_mut(3))
+        {
+            let n = sextet(group[0]) << 18
+                | sextet(group[1]) << 12
+                | sextet(group[2]) << 6
+                | sextet(group[3]);
             out.copy_from_slice(&n.to_be_bytes()[1..]);
         }
         let tail = sextet(encoded[40]) << 12 | sextet(encoded[41]) << 6 | sextet(encoded[42]);
@@ -348,7 +354,10 @@ mod tests {
         let good = id_from([0xAB; 32]).encode();
         let s = good.as_str();
         assert_eq!(SessionId::parse(&s.as_bytes()[..42]), Err(IdError::Length));
-        assert_eq!(SessionId::parse(format!("{s}A").as_bytes()), Err(IdError::Length));
+        assert_eq!(
+            SessionId::parse(format!("{s}A").as_bytes()),
+            Err(IdError::Length)
+        );
         let mut padded = *good.as_bytes().first_chunk::<43>().unwrap_or(&[b'A'; 43]);
         padded[10] = b'=';
         assert_eq!(SessionId::parse(&padded), Err(IdError::Alphabet));

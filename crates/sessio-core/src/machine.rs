@@ -188,7 +188,11 @@ impl SessionState {
             .keys()
             .filter(|_| !self.cleared)
             .filter(|k| !self.pending.contains_key(k.as_str()));
-        let pending = self.pending.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k);
+        let pending = self
+            .pending
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| k);
         let mut all: Vec<&str> = stored.chain(pending).map(String::as_str).collect();
         all.sort_unstable();
         all.into_iter()
@@ -286,17 +290,24 @@ impl SessionState {
             cookie: None,
         };
         let modified = self.is_modified();
-        let pending: Vec<(String, Option<Vec<u8>>)> = core::mem::take(&mut self.pending).into_iter().collect();
+        let pending: Vec<(String, Option<Vec<u8>>)> =
+            core::mem::take(&mut self.pending).into_iter().collect();
         match self.origin.clone() {
             Origin::New => {
                 let mut record = SessionRecord {
                     meta: self.meta.clone(),
-                    values: if self.cleared { BTreeMap::new() } else { core::mem::take(&mut self.values) },
+                    values: if self.cleared {
+                        BTreeMap::new()
+                    } else {
+                        core::mem::take(&mut self.values)
+                    },
                 };
                 for (name, change) in pending {
                     match change {
                         Some(bytes) => {
-                            record.values.insert(name, StoredValue { version: 1, bytes });
+                            record
+                                .values
+                                .insert(name, StoredValue { version: 1, bytes });
                         }
                         None => {
                             record.values.remove(&name);
@@ -306,21 +317,25 @@ impl SessionState {
                 if !record.values.is_empty() || record.meta.user.is_some() {
                     let id = SessionId::generate(rng);
                     decision.cookie = Some(self.cookie_for(id.clone(), &record.meta));
-                    decision.write = Some(StoreWrite::Create { key: id.store_key(), record });
+                    decision.write = Some(StoreWrite::Create {
+                        key: id.store_key(),
+                        record,
+                    });
                 } else if self.destroy_requested {
                     decision.cookie = Some(CookieUpdate::Remove);
                 }
             }
             Origin::Stored { id, key } => {
-                let auto_renew = self
-                    .policy
-                    .renew_interval()
-                    .is_some_and(|every| now.saturating_duration_since(self.meta.id_issued_at) >= every);
+                let auto_renew = self.policy.renew_interval().is_some_and(|every| {
+                    now.saturating_duration_since(self.meta.id_issued_at) >= every
+                });
                 let touch_due = !self.touched_by_store
                     && self.meta.lifetime.idle_timeout().is_some()
-                    && now.saturating_duration_since(self.meta.last_seen) >= self.policy.touch_interval();
+                    && now.saturating_duration_since(self.meta.last_seen)
+                        >= self.policy.touch_interval();
                 let refresh_cookie = self.lifetime_changed
-                    || (self.meta.lifetime.is_persistent_cookie() && (self.touched_by_store || touch_due));
+                    || (self.meta.lifetime.is_persistent_cookie()
+                        && (self.touched_by_store || touch_due));
                 if self.renew_requested || auto_renew {
                     let new_id = SessionId::generate(rng);
                     self.meta.id_issued_at = now;
@@ -473,7 +488,13 @@ impl Changes {
             match change {
                 Some(bytes) => {
                     let version = record.values.get(name).map_or(0, |v| v.version) + 1;
-                    record.values.insert(name.clone(), StoredValue { version, bytes: bytes.clone() });
+                    record.values.insert(
+                        name.clone(),
+                        StoredValue {
+                            version,
+                            bytes: bytes.clone(),
+                        },
+                    );
                 }
                 None => {
                     record.values.remove(name);

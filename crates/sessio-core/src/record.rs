@@ -102,12 +102,21 @@ impl SessionMeta {
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) {
-        for t in [self.created_at, self.started_at, self.id_issued_at, self.last_seen] {
+        for t in [
+            self.created_at,
+            self.started_at,
+            self.id_issued_at,
+            self.last_seen,
+        ] {
             put_varint(out, t.unix_secs());
         }
         put_varint(out, self.lifetime.idle_timeout().map_or(0, |d| d.as_secs()));
-        put_varint(out, self.lifetime.absolute_timeout().map_or(0, |d| d.as_secs()));
-        let flags = u8::from(self.lifetime.is_persistent_cookie()) | (u8::from(self.user.is_some()) << 1);
+        put_varint(
+            out,
+            self.lifetime.absolute_timeout().map_or(0, |d| d.as_secs()),
+        );
+        let flags =
+            u8::from(self.lifetime.is_persistent_cookie()) | (u8::from(self.user.is_some()) << 1);
         out.push(flags);
         if let Some(user) = &self.user {
             put_bytes(out, user.as_bytes());
@@ -166,7 +175,13 @@ pub struct SessionRecord {
 impl SessionRecord {
     /// The record's encoding: format version, meta, then the values.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.values.values().map(|v| v.bytes.len() + 16).sum::<usize>());
+        let mut out = Vec::with_capacity(
+            64 + self
+                .values
+                .values()
+                .map(|v| v.bytes.len() + 16)
+                .sum::<usize>(),
+        );
         out.push(FORMAT_VERSION);
         self.meta.encode_body(&mut out);
         put_varint(&mut out, self.values.len() as u64);
@@ -190,7 +205,10 @@ impl SessionRecord {
             let name = r.string()?;
             let version = r.varint()?;
             let bytes = r.bytes()?.to_vec();
-            if values.insert(name, StoredValue { version, bytes }).is_some() {
+            if values
+                .insert(name, StoredValue { version, bytes })
+                .is_some()
+            {
                 return Err(RecordError::Invalid("duplicate value name"));
             }
         }
@@ -217,7 +235,9 @@ pub enum RecordError {
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RecordError::UnknownVersion(v) => write!(f, "unknown session record format version {v}"),
+            RecordError::UnknownVersion(v) => {
+                write!(f, "unknown session record format version {v}")
+            }
             RecordError::Truncated => f.write_str("session record is truncated"),
             RecordError::TrailingBytes => f.write_str("session record has trailing bytes"),
             RecordError::Invalid(what) => write!(f, "session record is invalid: {what}"),
@@ -313,14 +333,29 @@ mod tests {
     use proptest::prelude::*;
 
     fn sample() -> SessionRecord {
-        let lifetime = Lifetime::new(Some(Duration::from_secs(1800)), Some(Duration::from_secs(86400)))
-            .expect("valid")
-            .persistent_cookie(true);
+        let lifetime = Lifetime::new(
+            Some(Duration::from_secs(1800)),
+            Some(Duration::from_secs(86400)),
+        )
+        .expect("valid")
+        .persistent_cookie(true);
         let mut meta = SessionMeta::new(Timestamp::from_unix_secs(1_700_000_000), lifetime);
         meta.user = Some("ada".into());
         let mut values = BTreeMap::new();
-        values.insert("cart".into(), StoredValue { version: 3, bytes: vec![1, 2, 3] });
-        values.insert("é".into(), StoredValue { version: 1, bytes: vec![] });
+        values.insert(
+            "cart".into(),
+            StoredValue {
+                version: 3,
+                bytes: vec![1, 2, 3],
+            },
+        );
+        values.insert(
+            "é".into(),
+            StoredValue {
+                version: 1,
+                bytes: vec![],
+            },
+        );
         SessionRecord { meta, values }
     }
 
@@ -337,13 +372,19 @@ mod tests {
     fn hostile_bytes_are_errors() {
         let good = sample().encode();
         assert_eq!(SessionRecord::decode(&[]), Err(RecordError::Truncated));
-        assert_eq!(SessionRecord::decode(&[9]), Err(RecordError::UnknownVersion(9)));
+        assert_eq!(
+            SessionRecord::decode(&[9]),
+            Err(RecordError::UnknownVersion(9))
+        );
         for cut in 1..good.len() {
             assert!(SessionRecord::decode(&good[..cut]).is_err(), "cut at {cut}");
         }
         let mut long = good.clone();
         long.push(0);
-        assert_eq!(SessionRecord::decode(&long), Err(RecordError::TrailingBytes));
+        assert_eq!(
+            SessionRecord::decode(&long),
+            Err(RecordError::TrailingBytes)
+        );
         // A length claiming far more than the input allocates nothing and fails.
         let mut huge = vec![FORMAT_VERSION, 0, 0, 0, 0, 5, 0, 0];
         huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
@@ -352,8 +393,11 @@ mod tests {
 
     #[test]
     fn expiry_is_the_earlier_deadline() {
-        let lifetime = Lifetime::new(Some(Duration::from_secs(100)), Some(Duration::from_secs(1000)))
-            .expect("valid");
+        let lifetime = Lifetime::new(
+            Some(Duration::from_secs(100)),
+            Some(Duration::from_secs(1000)),
+        )
+        .expect("valid");
         let mut meta = SessionMeta::new(Timestamp::from_unix_secs(0), lifetime);
         assert_eq!(meta.expires_at(), Timestamp::from_unix_secs(100));
         meta.last_seen = Timestamp::from_unix_secs(950);

@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates() {
-        assert_eq!(Timestamp::MAX.saturating_add(Duration::from_secs(1)), Timestamp::MAX);
+        assert_eq!(
+            Timestamp::MAX.saturating_add(Duration::from_secs(1)),
+            Timestamp::MAX
+        );
         assert_eq!(
             Timestamp::UNIX_EPOCH.saturating_duration_since(Timestamp::from_unix_secs(5)),
             Duration::ZERO

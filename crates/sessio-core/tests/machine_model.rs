@@ -110,19 +110,35 @@ impl World {
         match decision.write {
             None => {}
             Some(StoreWrite::Create { key, record }) => {
-                assert!(self.store.insert(*key.as_bytes(), record).is_none(), "create overwrote");
+                assert!(
+                    self.store.insert(*key.as_bytes(), record).is_none(),
+                    "create overwrote"
+                );
             }
             Some(StoreWrite::Update { key, changes }) => {
-                let record = self.store.get_mut(key.as_bytes()).expect("update of a live session");
+                let record = self
+                    .store
+                    .get_mut(key.as_bytes())
+                    .expect("update of a live session");
                 changes.apply_to(record);
             }
             Some(StoreWrite::Rotate { from, to, changes }) => {
-                let mut record = self.store.remove(from.as_bytes()).expect("rotate of a live session");
+                let mut record = self
+                    .store
+                    .remove(from.as_bytes())
+                    .expect("rotate of a live session");
                 changes.apply_to(&mut record);
                 assert!(self.store.insert(*to.as_bytes(), record).is_none());
             }
-            Some(StoreWrite::Touch { key, last_seen, expires_at }) => {
-                let record = self.store.get_mut(key.as_bytes()).expect("touch of a live session");
+            Some(StoreWrite::Touch {
+                key,
+                last_seen,
+                expires_at,
+            }) => {
+                let record = self
+                    .store
+                    .get_mut(key.as_bytes())
+                    .expect("touch of a live session");
                 record.meta.last_seen = last_seen;
                 assert_eq!(record.meta.expires_at(), expires_at);
             }
@@ -169,11 +185,15 @@ impl World {
         let existed = model.is_some();
         let mut data = model.as_ref().map(|m| m.data.clone()).unwrap_or_default();
         let mut user = model.as_ref().and_then(|m| m.user.clone());
-        let (mut modified, mut renew, mut destroyed, mut alive_before_destroy) = (false, false, false, existed);
+        let (mut modified, mut renew, mut destroyed, mut alive_before_destroy) =
+            (false, false, false, existed);
         for action in actions {
             match action {
                 Action::Get(k) => {
-                    assert_eq!(state.get(&k.to_string()), data.get(&k.to_string()).map(Vec::as_slice));
+                    assert_eq!(
+                        state.get(&k.to_string()),
+                        data.get(&k.to_string()).map(Vec::as_slice)
+                    );
                 }
                 Action::Insert(k, v) => {
                     state.insert(&k.to_string(), vec![*v]);
@@ -235,8 +255,16 @@ impl World {
                 Some(m)
             }
             _ if !data.is_empty() || user.is_some() => {
-                assert!(self.cookie.is_some() && self.cookie != old_cookie, "a new session gets a new id");
-                Some(Model { data, user, last_seen: self.now, started: self.now })
+                assert!(
+                    self.cookie.is_some() && self.cookie != old_cookie,
+                    "a new session gets a new id"
+                );
+                Some(Model {
+                    data,
+                    user,
+                    last_seen: self.now,
+                    started: self.now,
+                })
             }
             _ => {
                 if destroyed {
@@ -250,7 +278,11 @@ impl World {
             if Some(old) != self.cookie.as_ref() {
                 let record = self.store.get(old.store_key().as_bytes()).cloned();
                 let replay = SessionState::resume(old.clone(), record, false, now, &self.policy);
-                assert_ne!(replay.load_status(), LoadStatus::Live, "an old id still works");
+                assert_ne!(
+                    replay.load_status(),
+                    LoadStatus::Live,
+                    "an old id still works"
+                );
             }
         }
     }

@@ -11,7 +11,10 @@ use serde::Serialize;
 
 use crate::SessionError;
 
-pub(crate) fn encode<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Vec<u8>, SessionError> {
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    name: &str,
+    value: &T,
+) -> Result<Vec<u8>, SessionError> {
     serde_json::to_vec(value).map_err(|source| SessionError::Serialize {
         name: name.to_owned(),
         source,

@@ -46,7 +46,10 @@ impl SessionError {
     /// Whether the error comes from the store being unavailable, as opposed to a bug or a
     /// bad value: adapters answer 503 for these and 500 for the rest.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, SessionError::Store(_) | SessionError::ReadOnly | SessionError::Contention { .. })
+        matches!(
+            self,
+            SessionError::Store(_) | SessionError::ReadOnly | SessionError::Contention { .. }
+        )
     }
 
     /// The HTTP status an adapter answers with by default.

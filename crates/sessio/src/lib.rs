@@ -29,9 +29,11 @@ pub use error::SessionError;
 pub use manager::{ConfigError, FailurePolicy, SessionManager, SessionManagerBuilder};
 pub use memory::MemoryStore;
 pub use response::{HeaderAccess, SessionResponse};
-pub use session::Session;
 pub use sessio_core;
 pub use sessio_core::cookie::{CookieConfig, SameSite};
 pub use sessio_core::expiry::{ExpiryPolicy, Lifetime};
 pub use sessio_core::{LoadStatus, StoreKey, Timestamp};
-pub use store::{BoxFuture, CasOutcome, Loaded, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome};
+pub use session::Session;
+pub use store::{
+    BoxFuture, CasOutcome, Loaded, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
+};

@@ -143,7 +143,8 @@ pub struct SessionManagerBuilder {
 
 impl fmt::Debug for SessionManagerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionManagerBuilder").finish_non_exhaustive()
+        f.debug_struct("SessionManagerBuilder")
+            .finish_non_exhaustive()
     }
 }
 

@@ -61,10 +61,16 @@ impl MemoryStore {
         let shards = (max_sessions.get() / MIN_SESSIONS_PER_SHARD).clamp(1, MAX_SHARDS);
         // Power of two, so that a shard is picked with a mask; the per-shard bounds sum
         // to at most `max_sessions`.
-        let shards = if shards.is_power_of_two() { shards } else { shards.next_power_of_two() / 2 };
+        let shards = if shards.is_power_of_two() {
+            shards
+        } else {
+            shards.next_power_of_two() / 2
+        };
         let per_shard = NonZeroUsize::new(max_sessions.get() / shards).unwrap_or(NonZeroUsize::MIN);
         MemoryStore {
-            shards: (0..shards).map(|_| Mutex::new(Table::new(per_shard))).collect(),
+            shards: (0..shards)
+                .map(|_| Mutex::new(Table::new(per_shard)))
+                .collect(),
         }
     }
 
@@ -81,7 +87,10 @@ impl MemoryStore {
     /// Reclaims expired sessions, examining up to `budget` slots per shard. Requests
     /// reclaim as they go; call this from a periodic task to give memory back when idle.
     pub fn reclaim_expired(&self, now: Timestamp, budget: usize) -> usize {
-        self.shards.iter().map(|s| lock(s).reclaim_expired(now, budget)).sum()
+        self.shards
+            .iter()
+            .map(|s| lock(s).reclaim_expired(now, budget))
+            .sum()
     }
 
     fn shard_index(&self, key: &StoreKey) -> usize {
@@ -108,7 +117,12 @@ impl MemoryStore {
         Some(Loaded { record, touched })
     }
 
-    fn write_now(&self, delete: Option<&StoreKey>, write: Option<&StoreWrite>, now: Timestamp) -> WriteOutcome {
+    fn write_now(
+        &self,
+        delete: Option<&StoreKey>,
+        write: Option<&StoreWrite>,
+        now: Timestamp,
+    ) -> WriteOutcome {
         if let Some(key) = delete {
             self.shard(key).remove(key);
         }
@@ -117,7 +131,13 @@ impl MemoryStore {
             Some(StoreWrite::Create { key, record }) => {
                 let mut shard = self.shard(key);
                 let bytes = record.encode().into_boxed_slice();
-                let inserted = shard.insert(*key, bytes, record.meta.expires_at(), record.meta.user.as_deref(), now);
+                let inserted = shard.insert(
+                    *key,
+                    bytes,
+                    record.meta.expires_at(),
+                    record.meta.user.as_deref(),
+                    now,
+                );
                 match inserted {
                     Ok(inserted) => {
                         if let Some(evicted) = inserted.evicted {
@@ -151,7 +171,13 @@ impl MemoryStore {
         }
     }
 
-    fn rotate(&self, from: &StoreKey, to: &StoreKey, changes: &Changes, now: Timestamp) -> WriteOutcome {
+    fn rotate(
+        &self,
+        from: &StoreKey,
+        to: &StoreKey,
+        changes: &Changes,
+        now: Timestamp,
+    ) -> WriteOutcome {
         let (a, b) = (self.shard_index(from), self.shard_index(to));
         if a == b {
             let mut shard = lock(&self.shards[a]);
@@ -166,7 +192,11 @@ impl MemoryStore {
         } else {
             // Lock both shards in index order so that two rotations cannot deadlock.
             let (first, second) = (lock(&self.shards[a.min(b)]), lock(&self.shards[a.max(b)]));
-            let (mut from_shard, mut to_shard) = if a < b { (first, second) } else { (second, first) };
+            let (mut from_shard, mut to_shard) = if a < b {
+                (first, second)
+            } else {
+                (second, first)
+            };
             if to_shard.get(to, now).is_some() {
                 return WriteOutcome::KeyTaken;
             }
@@ -179,7 +209,13 @@ impl MemoryStore {
             };
             changes.apply_to(&mut record);
             let encoded = record.encode().into_boxed_slice();
-            match to_shard.insert(*to, encoded, record.meta.expires_at(), record.meta.user.as_deref(), now) {
+            match to_shard.insert(
+                *to,
+                encoded,
+                record.meta.expires_at(),
+                record.meta.user.as_deref(),
+                now,
+            ) {
                 Ok(_) => WriteOutcome::Written,
                 Err(_) => WriteOutcome::KeyTaken,
             }
@@ -254,7 +290,9 @@ impl MemoryStore {
 /// A poisoned shard only means a panic elsewhere while it was held; the table itself is
 /// never left half-updated by our code, so keep serving rather than fail every request.
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    shard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn decode(entry: &EntryMut<'_, Box<[u8]>>) -> Option<SessionRecord> {
@@ -285,7 +323,11 @@ fn apply(entry: &mut EntryMut<'_, Box<[u8]>>, changes: &Changes) -> WriteOutcome
 }
 
 impl SessionStore for MemoryStore {
-    fn load<'a>(&'a self, key: &'a StoreKey, touch: TouchRule) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+    ) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
         Box::pin(std::future::ready(Ok(self.load_now(key, touch))))
     }
 
@@ -306,10 +348,16 @@ impl SessionStore for MemoryStore {
         value: Option<&'a [u8]>,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<CasOutcome, StoreError>> {
-        Box::pin(std::future::ready(Ok(self.compare_and_set_now(key, name, expected, value, now))))
+        Box::pin(std::future::ready(Ok(
+            self.compare_and_set_now(key, name, expected, value, now)
+        )))
     }
 
-    fn user_sessions<'a>(&'a self, user: &'a str, now: Timestamp) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
         Box::pin(std::future::ready(Ok(self.user_sessions_now(user, now))))
     }
 
@@ -319,6 +367,8 @@ impl SessionStore for MemoryStore {
         except: Option<&'a StoreKey>,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<usize, StoreError>> {
-        Box::pin(std::future::ready(Ok(self.revoke_user_now(user, except, now))))
+        Box::pin(std::future::ready(Ok(
+            self.revoke_user_now(user, except, now)
+        )))
     }
 }

@@ -70,8 +70,17 @@ fn private_cache_control(existing: &[String]) -> Option<String> {
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .collect();
-    let name = |d: &str| d.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
-    if directives.iter().any(|d| matches!(name(d).as_str(), "private" | "no-store")) {
+    let name = |d: &str| {
+        d.split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    if directives
+        .iter()
+        .any(|d| matches!(name(d).as_str(), "private" | "no-store"))
+    {
         return None;
     }
     let mut out = String::from("private");

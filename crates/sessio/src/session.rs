@@ -163,11 +163,18 @@ impl Session {
             Stage::Finished => return Err(SessionError::Finished),
             Stage::Untouched => unreachable_untouched(),
         };
-        state.get(name).map(|bytes| codec::decode(name, bytes)).transpose()
+        state
+            .get(name)
+            .map(|bytes| codec::decode(name, bytes))
+            .transpose()
     }
 
     /// Sets `name` to `value` (written at the end of the request).
-    pub async fn insert<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), SessionError> {
+    pub async fn insert<T: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), SessionError> {
         let bytes = codec::encode(name, value)?;
         self.write(|state| state.insert(name, bytes)).await
     }
@@ -184,7 +191,8 @@ impl Session {
 
     /// The names of the session's values.
     pub async fn names(&self) -> Result<Vec<String>, SessionError> {
-        self.read(|state| state.names().map(str::to_owned).collect()).await
+        self.read(|state| state.names().map(str::to_owned).collect())
+            .await
     }
 
     /// Atomically replaces the value under `name` with `f(current)` and returns the new
@@ -204,10 +212,14 @@ impl Session {
                 Stage::Finished => return Err(SessionError::Finished),
                 Stage::Untouched => unreachable_untouched(),
             };
-            let current = state.get(name).map(|b| codec::decode(name, b)).transpose()?;
+            let current = state
+                .get(name)
+                .map(|b| codec::decode(name, b))
+                .transpose()?;
             let new = f(current);
             let bytes = codec::encode(name, &new)?;
-            let (Some(expected), Some(key)) = (state.compare_and_set_base(name), state.store_key()) else {
+            let (Some(expected), Some(key)) = (state.compare_and_set_base(name), state.store_key())
+            else {
                 // Not in the store yet (or cleared in this request): nobody else can see
                 // this value, so a local write is already atomic.
                 state.insert(name, bytes);
@@ -363,7 +375,9 @@ impl Session {
                 }
             }
         }
-        let set_cookie = decision.cookie.map(|update| shared.cookie.set_cookie(&update, now));
+        let set_cookie = decision
+            .cookie
+            .map(|update| shared.cookie.set_cookie(&update, now));
         Ok(SessionResponse::used(set_cookie))
     }
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use sessio::sessio_core::{StoreKey, StoreWrite, Timestamp};
 use sessio::{
-    BoxFuture, CasOutcome, ExpiryPolicy, FailurePolicy, LoadStatus, Loaded, ManualClock, MemoryStore, SessionError,
-    SessionManager, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
+    BoxFuture, CasOutcome, ExpiryPolicy, FailurePolicy, LoadStatus, Loaded, ManualClock,
+    MemoryStore, SessionError, SessionManager, SessionStore, StoreError, TouchRule, UserSession,
+    WriteOutcome,
 };
 
 #[derive(Default)]
@@ -36,7 +37,11 @@ impl CountingStore {
 }
 
 impl SessionStore for CountingStore {
-    fn load<'a>(&'a self, key: &'a StoreKey, touch: TouchRule) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+    ) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
         self.counts.loads.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             self.fail()?;
@@ -66,10 +71,16 @@ impl SessionStore for CountingStore {
         self.counts.cas.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             self.fail()?;
-            self.inner.compare_and_set(key, name, expected, value, now).await
+            self.inner
+                .compare_and_set(key, name, expected, value, now)
+                .await
         })
     }
-    fn user_sessions<'a>(&'a self, user: &'a str, now: Timestamp) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
         self.inner.user_sessions(user, now)
     }
     fn revoke_user<'a>(
@@ -153,11 +164,21 @@ async fn read_path_is_one_load_and_write_path_one_write() {
     let cookie = w.login().await;
     let (l0, w0, _) = w.calls();
     let s = w.manager.start([cookie.as_bytes()]);
-    assert_eq!(s.get::<String>("user").await.unwrap().as_deref(), Some("ada"));
-    assert_eq!(s.get::<String>("user").await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(
+        s.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+    assert_eq!(
+        s.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
     s.finish().await.unwrap();
     assert_eq!(w.calls().0 - l0, 1, "one load for the read path");
-    assert_eq!(w.calls().1 - w0, 0, "no write for a read within the touch interval");
+    assert_eq!(
+        w.calls().1 - w0,
+        0,
+        "no write for a read within the touch interval"
+    );
 
     let s = w.manager.start([cookie.as_bytes()]);
     s.insert("a", &1).await.unwrap();
@@ -171,7 +192,11 @@ async fn read_path_is_one_load_and_write_path_one_write() {
     let s = w.manager.start([cookie.as_bytes()]);
     assert_eq!(s.get::<i32>("a").await.unwrap(), Some(1));
     s.finish().await.unwrap();
-    assert_eq!(w.calls().1 - w0, 1, "the memory store touches during the load");
+    assert_eq!(
+        w.calls().1 - w0,
+        1,
+        "the memory store touches during the load"
+    );
 }
 
 #[tokio::test]
@@ -181,13 +206,20 @@ async fn fail_closed_surfaces_the_error_and_writes_nothing() {
     w.failing.store(true, Ordering::SeqCst);
     let s = w.manager.start([cookie.as_bytes()]);
     let err = s.get::<String>("user").await.unwrap_err();
-    assert!(matches!(err, SessionError::Store(StoreError::Unavailable(_))), "{err:?}");
+    assert!(
+        matches!(err, SessionError::Store(StoreError::Unavailable(_))),
+        "{err:?}"
+    );
     assert_eq!(err.status_code(), 503);
     let response = s.finish().await.unwrap();
     assert!(response.set_cookie().is_none());
     w.failing.store(false, Ordering::SeqCst);
     let s = w.manager.start([cookie.as_bytes()]);
-    assert_eq!(s.get::<String>("user").await.unwrap().as_deref(), Some("ada"), "nothing lost");
+    assert_eq!(
+        s.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada"),
+        "nothing lost"
+    );
 }
 
 #[tokio::test]
@@ -197,10 +229,16 @@ async fn fail_open_runs_anonymous_and_read_only() {
     w.failing.store(true, Ordering::SeqCst);
     let s = w.manager.start([cookie.as_bytes()]);
     assert_eq!(s.get::<String>("user").await.unwrap(), None);
-    assert!(matches!(s.insert("x", &1).await, Err(SessionError::ReadOnly)));
+    assert!(matches!(
+        s.insert("x", &1).await,
+        Err(SessionError::ReadOnly)
+    ));
     let writes = w.calls().1;
     let response = s.finish().await.unwrap();
-    assert!(response.set_cookie().is_none(), "fail-open must not replace the client's cookie");
+    assert!(
+        response.set_cookie().is_none(),
+        "fail-open must not replace the client's cookie"
+    );
     assert_eq!(w.calls().1, writes);
     w.failing.store(false, Ordering::SeqCst);
     let s = w.manager.start([cookie.as_bytes()]);
@@ -237,7 +275,10 @@ async fn parallel_updates_all_count() {
     let mut cart: Vec<u32> = s.get("cart").await.unwrap().unwrap();
     cart.sort_unstable();
     assert_eq!(cart, (0..50).collect::<Vec<_>>());
-    assert!(w.calls().2 >= 50, "every update went through compare-and-set");
+    assert!(
+        w.calls().2 >= 50,
+        "every update went through compare-and-set"
+    );
 }
 
 #[tokio::test]
@@ -252,7 +293,11 @@ async fn destroyed_session_is_not_resurrected_by_a_concurrent_save() {
     let response = slow.finish().await.unwrap();
     assert!(response.set_cookie().is_none());
     let after = w.manager.start([cookie.as_bytes()]);
-    assert_eq!(after.status().await.unwrap(), LoadStatus::Unknown, "the destroyed session came back");
+    assert_eq!(
+        after.status().await.unwrap(),
+        LoadStatus::Unknown,
+        "the destroyed session came back"
+    );
 }
 
 #[tokio::test]
@@ -261,9 +306,15 @@ async fn wrong_type_is_a_clear_error_and_finishing_twice_is_refused() {
     let cookie = w.login().await;
     let s = w.manager.start([cookie.as_bytes()]);
     let err = s.get::<u64>("user").await.unwrap_err();
-    assert!(matches!(&err, SessionError::Deserialize { name, .. } if name == "user"), "{err}");
+    assert!(
+        matches!(&err, SessionError::Deserialize { name, .. } if name == "user"),
+        "{err}"
+    );
     assert_eq!(err.status_code(), 500);
     s.finish().await.unwrap();
     assert!(matches!(s.finish().await, Err(SessionError::Finished)));
-    assert!(matches!(s.get::<String>("user").await, Err(SessionError::Finished)));
+    assert!(matches!(
+        s.get::<String>("user").await,
+        Err(SessionError::Finished)
+    ));
 }

@@ -43,7 +43,11 @@ impl CartConfig {
                 RedisStore::connect_lazy(url, RedisConfig::default())
                     .map_err(|e| format!("SESSION_STORE={url}: {e}"))?,
             ),
-            Ok(other) => return Err(format!("SESSION_STORE must be `memory` or a redis:// URL, not {other:?}")),
+            Ok(other) => {
+                return Err(format!(
+                    "SESSION_STORE must be `memory` or a redis:// URL, not {other:?}"
+                ))
+            }
         };
         let expiry = ExpiryPolicy::builder()
             .idle_timeout(Some(Duration::from_secs(idle)))
@@ -73,7 +77,10 @@ impl CartConfig {
 fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
     match std::env::var(name) {
         Err(_) => Ok(default),
-        Ok(v) => v.trim().parse().map_err(|_| format!("{name} must be a number, not {v:?}")),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be a number, not {v:?}")),
     }
 }
 
@@ -141,7 +148,10 @@ pub fn wrong_credentials() -> (u16, Value) {
 
 /// A 400 for a body that is not the expected JSON.
 pub fn bad_request(reason: impl std::fmt::Display) -> (u16, Value) {
-    (400, json!({"error": format!("invalid request body: {reason}")}))
+    (
+        400,
+        json!({"error": format!("invalid request body: {reason}")}),
+    )
 }
 
 /// The status and JSON body for a session error: 503 when the store is unavailable.
@@ -154,13 +164,14 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

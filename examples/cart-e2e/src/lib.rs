@@ -33,7 +33,9 @@ impl CartProcess {
         for (k, v) in envs {
             command.env(k, v);
         }
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -48,7 +50,9 @@ impl CartProcess {
         });
         let port = rx
             .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("{binary} did not print `listening on http://127.0.0.1:PORT` within 60 s"));
+            .unwrap_or_else(|_| {
+                panic!("{binary} did not print `listening on http://127.0.0.1:PORT` within 60 s")
+            });
         CartProcess { child, port }
     }
 
@@ -60,10 +64,15 @@ impl CartProcess {
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => {
-                    assert!(status.success(), "cart app exited with {status} after SIGTERM");
+                    assert!(
+                        status.success(),
+                        "cart app exited with {status} after SIGTERM"
+                    );
                     return;
                 }
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
                 _ => {
                     let _ = self.child.kill();
                     panic!("cart app did not shut down within 10 s of SIGTERM");
@@ -140,8 +149,11 @@ impl HttpClient {
     }
 
     fn raw(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the cart app");
-        stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        let mut stream =
+            TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the cart app");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
         let body = body.unwrap_or("");
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\ncontent-length: {}\r\n",
@@ -158,7 +170,9 @@ impl HttpClient {
         request.push_str(body);
         stream.write_all(request.as_bytes()).expect("send request");
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("read response (a hung request?)");
+        stream
+            .read_to_end(&mut raw)
+            .expect("read response (a hung request?)");
         parse_response(&raw)
     }
 }
@@ -176,8 +190,14 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
     HttpResponse {
         status,
         headers,
@@ -188,7 +208,9 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if size == 0 || rest.len() < size {
             break;
         }
@@ -208,7 +230,8 @@ pub fn run_memory_suite(binary: &str) {
 /// The flows against Redis at `SESSIO_REDIS_URL`, then the store-failure behaviour with a
 /// Redis URL where nothing listens. Skips loudly without Redis unless `SESSIO_REQUIRE_REDIS=1`.
 pub fn run_redis_suite(binary: &str) {
-    let url = std::env::var("SESSIO_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
+    let url =
+        std::env::var("SESSIO_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
     if !redis_answers(&url) {
         if std::env::var("SESSIO_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
             panic!("Redis required (SESSIO_REQUIRE_REDIS=1) but none answers at {url}");
@@ -222,13 +245,24 @@ pub fn run_redis_suite(binary: &str) {
 
     let dead = CartProcess::start(binary, &[("SESSION_STORE", "redis://127.0.0.1:1/")]);
     let mut c = dead.client();
-    assert_eq!(c.send("GET", "/health", None).status, 200, "/health must not need the store");
+    assert_eq!(
+        c.send("GET", "/health", None).status,
+        200,
+        "/health must not need the store"
+    );
     c.set_cookie(Some("A".repeat(42) + "E"));
     let started = Instant::now();
     let r = c.send("GET", "/me", None);
     assert_eq!(r.status, 503, "a dead store answers 503: {r:?}");
-    assert!(r.json.get("error").is_some(), "503 with a JSON error: {r:?}");
-    assert!(started.elapsed() < Duration::from_secs(5), "the 503 took {:?}", started.elapsed());
+    assert!(
+        r.json.get("error").is_some(),
+        "503 with a JSON error: {r:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the 503 took {:?}",
+        started.elapsed()
+    );
     let r = c.send("POST", "/cart", Some(r#"{"item":"x"}"#));
     assert_eq!(r.status, 503, "{r:?}");
     dead.stop();
@@ -244,10 +278,14 @@ fn redis_answers(url: &str) -> bool {
         .next()
         .unwrap_or("127.0.0.1:6379")
         .to_owned();
-    let Ok(mut stream) = TcpStream::connect(&hostport) else { return false };
+    let Ok(mut stream) = TcpStream::connect(&hostport) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut buf = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut buf).is_ok()
+        && &buf == b"+PONG\r\n"
 }
 
 fn check_flows(app: &CartProcess) {
@@ -255,7 +293,10 @@ fn check_flows(app: &CartProcess) {
     // Anonymous requests get no cookie.
     for path in ["/health", "/cart", "/me"] {
         let r = c.send("GET", path, None);
-        assert!(r.session_cookies().is_empty(), "GET {path} set a cookie: {r:?}");
+        assert!(
+            r.session_cookies().is_empty(),
+            "GET {path} set a cookie: {r:?}"
+        );
     }
     assert_eq!(c.send("GET", "/health", None).json, json!({"ok": true}));
     let r = c.send("GET", "/me", None);
@@ -264,61 +305,110 @@ fn check_flows(app: &CartProcess) {
 
     // Bad input: 400 with a JSON error, nothing created.
     for body in ["{not json", r#"{"user":"ada"}"#, r#"{"item":3}"#] {
-        let path = if body.contains("item") { "/cart" } else { "/login" };
+        let path = if body.contains("item") {
+            "/cart"
+        } else {
+            "/login"
+        };
         let r = c.send("POST", path, Some(body));
         assert_eq!(r.status, 400, "POST {path} {body}: {r:?}");
-        assert!(r.json.get("error").is_some(), "400 needs a JSON error: {r:?}");
+        assert!(
+            r.json.get("error").is_some(),
+            "400 needs a JSON error: {r:?}"
+        );
         assert!(r.session_cookies().is_empty());
     }
     // Wrong password: 401, no session.
-    let r = c.send("POST", "/login", Some(r#"{"user":"ada","password":"nope"}"#));
+    let r = c.send(
+        "POST",
+        "/login",
+        Some(r#"{"user":"ada","password":"nope"}"#),
+    );
     assert_eq!(r.status, 401);
-    assert!(r.session_cookies().is_empty(), "a failed login created a session");
+    assert!(
+        r.session_cookies().is_empty(),
+        "a failed login created a session"
+    );
 
     // Cart before login, then login keeps the cart and regenerates the id.
     let r = c.send("POST", "/cart", Some(r#"{"item":"apple"}"#));
     assert_eq!((r.status, r.json), (200, json!({"items": ["apple"]})));
     let anonymous = c.cookie().expect("POST /cart creates a session").to_owned();
-    let r = c.send("POST", "/login", Some(r#"{"user":"ada","password":"pw-ada"}"#));
+    let r = c.send(
+        "POST",
+        "/login",
+        Some(r#"{"user":"ada","password":"pw-ada"}"#),
+    );
     assert_eq!((r.status, r.json), (200, json!({"user": "ada"})));
     let logged_in = c.cookie().expect("session after login").to_owned();
     assert_ne!(anonymous, logged_in, "login must regenerate the id");
     assert_eq!(c.send("GET", "/me", None).json, json!({"user": "ada"}));
-    assert_eq!(c.send("GET", "/cart", None).json, json!({"items": ["apple"]}));
+    assert_eq!(
+        c.send("GET", "/cart", None).json,
+        json!({"items": ["apple"]})
+    );
     let mut old = app.client();
     old.set_cookie(Some(anonymous));
-    assert_eq!(old.send("GET", "/cart", None).json, json!({"items": []}), "the old id still works");
+    assert_eq!(
+        old.send("GET", "/cart", None).json,
+        json!({"items": []}),
+        "the old id still works"
+    );
 
     // Fifty parallel adds all count.
     let handles: Vec<_> = (0..50)
         .map(|i| {
             let mut c = c.clone();
-            std::thread::spawn(move || c.send("POST", "/cart", Some(&format!(r#"{{"item":"i{i}"}}"#))).status)
+            std::thread::spawn(move || {
+                c.send("POST", "/cart", Some(&format!(r#"{{"item":"i{i}"}}"#)))
+                    .status
+            })
         })
         .collect();
     for h in handles {
         assert_eq!(h.join().expect("request thread"), 200);
     }
-    let items = c.send("GET", "/cart", None).json["items"].as_array().map_or(0, Vec::len);
+    let items = c.send("GET", "/cart", None).json["items"]
+        .as_array()
+        .map_or(0, Vec::len);
     assert_eq!(items, 51, "parallel adds were lost");
 
     // Log out everywhere: a second device is logged out too.
     let mut phone = app.client();
-    phone.send("POST", "/login", Some(r#"{"user":"ada","password":"pw-ada"}"#));
+    phone.send(
+        "POST",
+        "/login",
+        Some(r#"{"user":"ada","password":"pw-ada"}"#),
+    );
     let r = phone.send("POST", "/logout-all", None);
     assert_eq!((r.status, r.json), (200, json!({"revoked": 2})));
-    assert_eq!(c.send("GET", "/me", None).status, 401, "logout-all left a device logged in");
+    assert_eq!(
+        c.send("GET", "/me", None).status,
+        401,
+        "logout-all left a device logged in"
+    );
     assert_eq!(phone.send("POST", "/logout-all", None).status, 401);
 
     // Logout: removal cookie, replay refused.
     let mut d = app.client();
-    d.send("POST", "/login", Some(r#"{"user":"bob","password":"pw-bob"}"#));
+    d.send(
+        "POST",
+        "/login",
+        Some(r#"{"user":"bob","password":"pw-bob"}"#),
+    );
     let stolen = d.cookie().expect("session").to_owned();
     let r = d.send("POST", "/logout", None);
     assert_eq!((r.status, &r.json), (200, &json!({"ok": true})));
     let removal = r.session_cookies().join(" ").to_ascii_lowercase();
-    assert!(removal.contains("max-age=0") && removal.contains("1970"), "removal cookie: {removal}");
+    assert!(
+        removal.contains("max-age=0") && removal.contains("1970"),
+        "removal cookie: {removal}"
+    );
     let mut replay = app.client();
     replay.set_cookie(Some(stolen));
-    assert_eq!(replay.send("GET", "/me", None).status, 401, "replayed cookie after logout");
+    assert_eq!(
+        replay.send("GET", "/me", None).status,
+        401,
+        "replayed cookie after logout"
+    );
 }

@@ -37,11 +37,20 @@ struct Server {
 }
 
 fn now() -> Timestamp {
-    Timestamp::from_unix_secs(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    Timestamp::from_unix_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
 }
 
 impl Server {
-    fn handle(&mut self, method: &str, target: &str, cookie_headers: &[&[u8]]) -> (u16, String, Option<String>) {
+    fn handle(
+        &mut self,
+        method: &str,
+        target: &str,
+        cookie_headers: &[&[u8]],
+    ) -> (u16, String, Option<String>) {
         let now = now();
         // 1 + 2: cookie → load → resume (the store is consulted only for a well-formed id).
         let mut session = match self.cookie.find_session_id(cookie_headers.iter().copied()) {
@@ -49,22 +58,39 @@ impl Server {
                 let record = self.store.get(&id.store_key(), now).cloned();
                 SessionState::resume(id, record, false, now, &self.policy)
             }
-            CookieLookup::Absent | CookieLookup::Malformed => SessionState::fresh(now, &self.policy),
+            CookieLookup::Absent | CookieLookup::Malformed => {
+                SessionState::fresh(now, &self.policy)
+            }
         };
         // 3: the handler.
-        let (status, body) = match (method, target.split_once('?').map_or((target, ""), |(p, q)| (p, q))) {
-            ("POST", ("/login", query)) => match query.strip_prefix("user=").filter(|u| !u.is_empty()) {
-                Some(user) => {
-                    session.renew();
-                    session.set_user(Some(user));
-                    (200, format!("{{\"user\":\"{user}\"}}"))
+        let (status, body) = match (
+            method,
+            target.split_once('?').map_or((target, ""), |(p, q)| (p, q)),
+        ) {
+            ("POST", ("/login", query)) => {
+                match query.strip_prefix("user=").filter(|u| !u.is_empty()) {
+                    Some(user) => {
+                        session.renew();
+                        session.set_user(Some(user));
+                        (200, format!("{{\"user\":\"{user}\"}}"))
+                    }
+                    None => (400, "{\"error\":\"user=NAME required\"}".to_owned()),
                 }
-                None => (400, "{\"error\":\"user=NAME required\"}".to_owned()),
-            },
+            }
             ("GET", ("/counter", _)) => {
-                let count = session.get("count").and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes) + 1;
+                let count = session
+                    .get("count")
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u64::from_le_bytes)
+                    + 1;
                 session.insert("count", count.to_le_bytes().to_vec());
-                (200, format!("{{\"count\":{count},\"user\":{:?}}}", session.user().unwrap_or("")))
+                (
+                    200,
+                    format!(
+                        "{{\"count\":{count},\"user\":{:?}}}",
+                        session.user().unwrap_or("")
+                    ),
+                )
             }
             ("POST", ("/logout", _)) => {
                 session.destroy();
@@ -88,13 +114,20 @@ impl Server {
                 let (expires, user) = (record.meta.expires_at(), record.meta.user.clone());
                 // Create-only: a (vanishingly unlikely) id collision leaves the client without
                 // a session rather than inside someone else's.
-                self.store.insert(*key, record.clone(), expires, user.as_deref(), now).is_ok()
+                self.store
+                    .insert(*key, record.clone(), expires, user.as_deref(), now)
+                    .is_ok()
             }
             Some(StoreWrite::Rotate { from, to, changes }) => {
-                self.store.rekey(from, *to, now).is_ok() && self.apply(to, now, |r| changes.apply_to(r))
+                self.store.rekey(from, *to, now).is_ok()
+                    && self.apply(to, now, |r| changes.apply_to(r))
             }
-            Some(StoreWrite::Update { key, changes }) => self.apply(key, now, |r| changes.apply_to(r)),
-            Some(StoreWrite::Touch { key, last_seen, .. }) => self.apply(key, now, |r| r.meta.last_seen = *last_seen),
+            Some(StoreWrite::Update { key, changes }) => {
+                self.apply(key, now, |r| changes.apply_to(r))
+            }
+            Some(StoreWrite::Touch { key, last_seen, .. }) => {
+                self.apply(key, now, |r| r.meta.last_seen = *last_seen)
+            }
         };
         decision
             .cookie
@@ -103,12 +136,20 @@ impl Server {
     }
 
     /// Changes a stored record in place and keeps the table's deadline and user index in step.
-    fn apply(&mut self, key: &sessio_core::StoreKey, now: Timestamp, change: impl FnOnce(&mut SessionRecord)) -> bool {
+    fn apply(
+        &mut self,
+        key: &sessio_core::StoreKey,
+        now: Timestamp,
+        change: impl FnOnce(&mut SessionRecord),
+    ) -> bool {
         let Some(mut entry) = self.store.get_mut(key, now) else {
             return false;
         };
         change(entry.value_mut());
-        let (expires, user) = (entry.value().meta.expires_at(), entry.value().meta.user.clone());
+        let (expires, user) = (
+            entry.value().meta.expires_at(),
+            entry.value().meta.user.clone(),
+        );
         entry.set_expires_at(expires);
         entry.set_user(user.as_deref());
         true
@@ -133,9 +174,18 @@ fn serve(server: &mut Server, stream: TcpStream) -> std::io::Result<()> {
         .headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<u64>().ok())
+        .and_then(|h| {
+            std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .unwrap_or(0);
-    std::io::copy(&mut reader.by_ref().take(length.min(1 << 20)), &mut std::io::sink())?;
+    std::io::copy(
+        &mut reader.by_ref().take(length.min(1 << 20)),
+        &mut std::io::sink(),
+    )?;
     let cookies: Vec<&[u8]> = request
         .headers
         .iter()
@@ -147,14 +197,21 @@ fn serve(server: &mut Server, stream: TcpStream) -> std::io::Result<()> {
     respond(stream, status, &body, set_cookie)
 }
 
-fn respond(mut stream: TcpStream, status: u16, body: &str, set_cookie: Option<String>) -> std::io::Result<()> {
+fn respond(
+    mut stream: TcpStream,
+    status: u16,
+    body: &str,
+    set_cookie: Option<String>,
+) -> std::io::Result<()> {
     let mut out = format!(
         "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nvary: Cookie\r\n",
         if status == 200 { "OK" } else { "Error" },
         body.len()
     );
     if let Some(cookie) = set_cookie {
-        out.push_str(&format!("set-cookie: {cookie}\r\ncache-control: private\r\n"));
+        out.push_str(&format!(
+            "set-cookie: {cookie}\r\ncache-control: private\r\n"
+        ));
     }
     out.push_str("\r\n");
     out.push_str(body);
@@ -162,7 +219,10 @@ fn respond(mut stream: TcpStream, status: u16, body: &str, set_cookie: Option<St
 }
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3001);
     let insecure = std::env::var("SESSION_INSECURE_COOKIE").is_ok_and(|v| v == "1");
     let mut server = Server {
         cookie: CookieConfig::new()
