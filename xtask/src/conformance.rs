@@ -1,21 +1,110 @@
-//! `cargo xtask conformance`: run the adapter conformance suite.
+//! `cargo xtask conformance`: every adapter × every store, as a matrix.
 //!
-//! For now this runs every package's `conformance` test target as is; it is skipped with a
-//! note while no package has one.
+//! Runs each package's `conformance` test target (the suite stamped out by
+//! `sessio_conformance::conformance_suite!`), reads the `test memory::… ok` lines, and
+//! prints one row per scenario and one column per adapter and store. Any failure, and any
+//! scenario that did not run in some column, fails the command. Redis is started first
+//! when none answers, so the Redis columns never silently skip.
 
-use crate::{cargo, execute, metadata};
+use std::collections::BTreeMap;
+use std::process::Stdio;
 
-/// Runs the suite with `env` added to the test processes' environment.
+use crate::{cargo, metadata, redis};
+
+const STORES: [&str; 2] = ["memory", "redis"];
+
+/// Runs the suite with `env` added to the test processes' environment; with an empty
+/// `env`, makes sure Redis answers and requires it.
 pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
-    let targets = metadata::targets()?;
-    if !targets
-        .iter()
-        .any(|t| t.kind == "test" && t.name == "conformance")
-    {
-        println!("conformance: skipped, no package has a `conformance` test target yet");
-        return Ok(());
+    let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if env.is_empty() {
+        let url = redis::ensure()?;
+        env.push(("SESSIO_REDIS_URL".into(), url));
+        env.push(("SESSIO_REQUIRE_REDIS".into(), "1".into()));
     }
-    let mut cmd = cargo(&["test", "--workspace", "--locked", "--test", "conformance"]);
-    cmd.envs(env.iter().copied());
-    execute(&mut cmd)
+    let mut packages: Vec<String> = metadata::targets()?
+        .into_iter()
+        .filter(|t| t.kind == "test" && t.name == "conformance")
+        .map(|t| t.package)
+        .collect();
+    packages.sort();
+    if packages.is_empty() {
+        return Err("no package has a `conformance` test target".into());
+    }
+    // results[scenario][column] = passed
+    let mut results: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+    let mut columns = Vec::new();
+    let mut failures = Vec::new();
+    for package in &packages {
+        let adapter = package.trim_start_matches("sessio-").to_owned();
+        println!("conformance: running {package}");
+        let output = cargo(&["test", "--locked", "-p", package, "--test", "conformance"])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run cargo test for {package}: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        for store in STORES {
+            columns.push(format!("{adapter}/{store}"));
+        }
+        for line in stdout.lines() {
+            let Some(rest) = line.strip_prefix("test ") else { continue };
+            let Some((name, verdict)) = rest.split_once(" ... ") else { continue };
+            let Some((store, scenario)) = name.split_once("::") else { continue };
+            if !STORES.contains(&store) {
+                continue;
+            }
+            let passed = verdict.trim() == "ok";
+            if !passed {
+                failures.push(format!("{adapter}/{store}: {scenario}"));
+            }
+            results
+                .entry(scenario.to_owned())
+                .or_default()
+                .insert(format!("{adapter}/{store}"), passed);
+        }
+        if !output.status.success() && !stdout.contains("FAILED") {
+            print!("{stdout}");
+            failures.push(format!("{package}: the test run itself failed ({})", output.status));
+        }
+    }
+    print_matrix(&results, &columns);
+    for (scenario, row) in &results {
+        for column in &columns {
+            if !row.contains_key(column) {
+                failures.push(format!("{column}: {scenario} did not run"));
+            }
+        }
+    }
+    if failures.is_empty() {
+        println!("\nconformance: {} scenarios × {} columns, all passed", results.len(), columns.len());
+        Ok(())
+    } else {
+        Err(format!("conformance failures:\n  {}", failures.join("\n  ")))
+    }
+}
+
+fn print_matrix(results: &BTreeMap<String, BTreeMap<String, bool>>, columns: &[String]) {
+    let width = results.keys().map(String::len).max().unwrap_or(8).max(8);
+    print!("\n| {:width$} |", "scenario");
+    for c in columns {
+        print!(" {c} |");
+    }
+    print!("\n|{}|", "-".repeat(width + 2));
+    for c in columns {
+        print!("{}|", "-".repeat(c.len() + 2));
+    }
+    println!();
+    for (scenario, row) in results {
+        print!("| {scenario:width$} |");
+        for c in columns {
+            let cell = match row.get(c) {
+                Some(true) => "pass",
+                Some(false) => "FAIL",
+                None => "-",
+            };
+            print!(" {cell:w$} |", w = c.len());
+        }
+        println!();
+    }
 }
