@@ -87,13 +87,31 @@ impl Session {
         self.inner.now
     }
 
-    /// Loads the session if that has not happened yet.
+    /// Loads the session if that has not happened yet. The stage it returns is never
+    /// `Untouched`; the accessors below treat that case like `Finished` rather than panic.
     async fn loaded(&self) -> Result<MutexGuard<'_, Stage>, SessionError> {
         let mut stage = self.inner.stage.lock().await;
         if matches!(*stage, Stage::Untouched) {
             *stage = self.load().await?;
         }
         Ok(stage)
+    }
+
+    /// The loaded state for reading (a read-only state too).
+    fn readable(stage: &Stage) -> Result<&SessionState, SessionError> {
+        match stage {
+            Stage::Ready(state) | Stage::ReadOnly(state) => Ok(state),
+            Stage::Finished | Stage::Untouched => Err(SessionError::Finished),
+        }
+    }
+
+    /// The loaded state for writing.
+    fn writable(stage: &mut Stage) -> Result<&mut SessionState, SessionError> {
+        match stage {
+            Stage::Ready(state) => Ok(state),
+            Stage::ReadOnly(_) => Err(SessionError::ReadOnly),
+            Stage::Finished | Stage::Untouched => Err(SessionError::Finished),
+        }
     }
 
     async fn load(&self) -> Result<Stage, SessionError> {
@@ -133,21 +151,12 @@ impl Session {
 
     async fn read<R>(&self, f: impl FnOnce(&SessionState) -> R) -> Result<R, SessionError> {
         let stage = self.loaded().await?;
-        match &*stage {
-            Stage::Ready(state) | Stage::ReadOnly(state) => Ok(f(state)),
-            Stage::Finished => Err(SessionError::Finished),
-            Stage::Untouched => unreachable_untouched(),
-        }
+        Self::readable(&stage).map(f)
     }
 
     async fn write<R>(&self, f: impl FnOnce(&mut SessionState) -> R) -> Result<R, SessionError> {
         let mut stage = self.loaded().await?;
-        match &mut *stage {
-            Stage::Ready(state) => Ok(f(state)),
-            Stage::ReadOnly(_) => Err(SessionError::ReadOnly),
-            Stage::Finished => Err(SessionError::Finished),
-            Stage::Untouched => unreachable_untouched(),
-        }
+        Self::writable(&mut stage).map(f)
     }
 
     /// What the request's cookie led to (no cookie, unknown, expired, live).
@@ -158,12 +167,7 @@ impl Session {
     /// The value stored under `name`, deserialized as `T`.
     pub async fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SessionError> {
         let stage = self.loaded().await?;
-        let state = match &*stage {
-            Stage::Ready(state) | Stage::ReadOnly(state) => state,
-            Stage::Finished => return Err(SessionError::Finished),
-            Stage::Untouched => unreachable_untouched(),
-        };
-        state
+        Self::readable(&stage)?
             .get(name)
             .map(|bytes| codec::decode(name, bytes))
             .transpose()
@@ -206,12 +210,7 @@ impl Session {
         let shared = &self.inner.manager.shared;
         let mut stage = self.loaded().await?;
         for _ in 0..shared.max_update_attempts {
-            let state = match &mut *stage {
-                Stage::Ready(state) => state,
-                Stage::ReadOnly(_) => return Err(SessionError::ReadOnly),
-                Stage::Finished => return Err(SessionError::Finished),
-                Stage::Untouched => unreachable_untouched(),
-            };
+            let state = Self::writable(&mut stage)?;
             let current = state
                 .get(name)
                 .map(|b| codec::decode(name, b))
@@ -295,12 +294,7 @@ impl Session {
     /// Without a bound user, nothing happens and 0 is returned.
     pub async fn revoke_user_sessions(&self, keep_current: bool) -> Result<usize, SessionError> {
         let mut stage = self.loaded().await?;
-        let state = match &mut *stage {
-            Stage::Ready(state) => state,
-            Stage::ReadOnly(_) => return Err(SessionError::ReadOnly),
-            Stage::Finished => return Err(SessionError::Finished),
-            Stage::Untouched => unreachable_untouched(),
-        };
+        let state = Self::writable(&mut stage)?;
         let Some(user) = state.user().map(str::to_owned) else {
             return Ok(0);
         };
@@ -380,9 +374,4 @@ impl Session {
             .map(|update| shared.cookie.set_cookie(&update, now));
         Ok(SessionResponse::used(set_cookie))
     }
-}
-
-fn unreachable_untouched() -> ! {
-    // `loaded()` replaces `Untouched` before returning, under the same lock.
-    unreachable!("session stage is loaded before use")
 }
