@@ -16,7 +16,10 @@ const STORES: [&str; 2] = ["memory", "redis"];
 /// Runs the suite with `env` added to the test processes' environment; with an empty
 /// `env`, makes sure Redis answers and requires it.
 pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
-    let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     if env.is_empty() {
         let url = redis::ensure()?;
         env.push(("SESSIO_REDIS_URL".into(), url));
@@ -48,9 +51,15 @@ pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
             columns.push(format!("{adapter}/{store}"));
         }
         for line in stdout.lines() {
-            let Some(rest) = line.strip_prefix("test ") else { continue };
-            let Some((name, verdict)) = rest.split_once(" ... ") else { continue };
-            let Some((store, scenario)) = name.split_once("::") else { continue };
+            let Some(rest) = line.strip_prefix("test ") else {
+                continue;
+            };
+            let Some((name, verdict)) = rest.split_once(" ... ") else {
+                continue;
+            };
+            let Some((store, scenario)) = name.split_once("::") else {
+                continue;
+            };
             if !STORES.contains(&store) {
                 continue;
             }
@@ -65,7 +74,10 @@ pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
         }
         if !output.status.success() && !stdout.contains("FAILED") {
             print!("{stdout}");
-            failures.push(format!("{package}: the test run itself failed ({})", output.status));
+            failures.push(format!(
+                "{package}: the test run itself failed ({})",
+                output.status
+            ));
         }
     }
     print_matrix(&results, &columns);
@@ -77,10 +89,17 @@ pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
         }
     }
     if failures.is_empty() {
-        println!("\nconformance: {} scenarios × {} columns, all passed", results.len(), columns.len());
+        println!(
+            "\nconformance: {} scenarios × {} columns, all passed",
+            results.len(),
+            columns.len()
+        );
         Ok(())
     } else {
-        Err(format!("conformance failures:\n  {}", failures.join("\n  ")))
+        Err(format!(
+            "conformance failures:\n  {}",
+            failures.join("\n  ")
+        ))
     }
 }
 

@@ -17,7 +17,9 @@ struct Profile {
 
 fn samples() -> (String, Vec<String>, Profile) {
     let user = "ada.lovelace@example.com".to_owned();
-    let cart = ["apple", "pear", "plum", "fig", "kiwi"].map(String::from).to_vec();
+    let cart = ["apple", "pear", "plum", "fig", "kiwi"]
+        .map(String::from)
+        .to_vec();
     let profile = Profile {
         id: 4_201_337,
         name: "Ada Lovelace".into(),
@@ -30,11 +32,23 @@ fn samples() -> (String, Vec<String>, Profile) {
 fn bench<T: Serialize + for<'de> Deserialize<'de>>(c: &mut Criterion, name: &str, value: &T) {
     let json = serde_json::to_vec(value).unwrap();
     let post = postcard::to_allocvec(value).unwrap();
-    eprintln!("codec/{name}: json {} bytes, postcard {} bytes", json.len(), post.len());
-    c.bench_function(&format!("codec/{name}/json_encode"), |b| b.iter(|| serde_json::to_vec(black_box(value)).unwrap()));
-    c.bench_function(&format!("codec/{name}/postcard_encode"), |b| b.iter(|| postcard::to_allocvec(black_box(value)).unwrap()));
-    c.bench_function(&format!("codec/{name}/json_decode"), |b| b.iter(|| serde_json::from_slice::<T>(black_box(&json)).unwrap()));
-    c.bench_function(&format!("codec/{name}/postcard_decode"), |b| b.iter(|| postcard::from_bytes::<T>(black_box(&post)).unwrap()));
+    eprintln!(
+        "codec/{name}: json {} bytes, postcard {} bytes",
+        json.len(),
+        post.len()
+    );
+    c.bench_function(&format!("codec/{name}/json_encode"), |b| {
+        b.iter(|| serde_json::to_vec(black_box(value)).unwrap())
+    });
+    c.bench_function(&format!("codec/{name}/postcard_encode"), |b| {
+        b.iter(|| postcard::to_allocvec(black_box(value)).unwrap())
+    });
+    c.bench_function(&format!("codec/{name}/json_decode"), |b| {
+        b.iter(|| serde_json::from_slice::<T>(black_box(&json)).unwrap())
+    });
+    c.bench_function(&format!("codec/{name}/postcard_decode"), |b| {
+        b.iter(|| postcard::from_bytes::<T>(black_box(&post)).unwrap())
+    });
 }
 
 fn codecs(c: &mut Criterion) {
