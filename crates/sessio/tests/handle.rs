@@ -318,3 +318,84 @@ async fn wrong_type_is_a_clear_error_and_finishing_twice_is_refused() {
         Err(SessionError::Finished)
     ));
 }
+
+/// A store whose first create-only write reports the key as taken, as an id collision would.
+struct CollidingStore {
+    inner: MemoryStore,
+    collisions: AtomicUsize,
+}
+
+impl SessionStore for CollidingStore {
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+    ) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
+        self.inner.load(key, touch)
+    }
+    fn write<'a>(
+        &'a self,
+        delete: Option<&'a StoreKey>,
+        write: Option<&'a StoreWrite>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>> {
+        if matches!(write, Some(StoreWrite::Create { .. }))
+            && self.collisions.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            return Box::pin(std::future::ready(Ok(WriteOutcome::KeyTaken)));
+        }
+        self.inner.write(delete, write, now)
+    }
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        name: &'a str,
+        expected: Option<u64>,
+        value: Option<&'a [u8]>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<CasOutcome, StoreError>> {
+        self.inner.compare_and_set(key, name, expected, value, now)
+    }
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+        self.inner.user_sessions(user, now)
+    }
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        except: Option<&'a StoreKey>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        self.inner.revoke_user(user, except, now)
+    }
+}
+
+#[tokio::test]
+async fn an_id_collision_is_retried_with_a_fresh_id() {
+    let store = CollidingStore {
+        inner: MemoryStore::default(),
+        collisions: AtomicUsize::new(0),
+    };
+    let manager = SessionManager::builder(store).build().unwrap();
+    let s = manager.start(std::iter::empty());
+    s.insert("cart", &["apple"]).await.unwrap();
+    let cookie = s
+        .finish()
+        .await
+        .unwrap()
+        .set_cookie()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let again = manager.start([cookie.as_bytes()]);
+    assert_eq!(
+        again.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["apple".to_owned()]),
+        "the cookie sent must name the id that was finally stored"
+    );
+}
