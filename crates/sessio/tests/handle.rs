@@ -20,10 +20,13 @@ struct Counts {
     cas: AtomicUsize,
 }
 
+/// Counts calls; fails every call while `failing`; reports the first create-only write as
+/// an id collision while `collide_once`.
 struct CountingStore {
     inner: MemoryStore,
     counts: Arc<Counts>,
     failing: Arc<AtomicBool>,
+    collide_once: AtomicBool,
 }
 
 impl CountingStore {
@@ -55,6 +58,11 @@ impl SessionStore for CountingStore {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>> {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        if matches!(write, Some(StoreWrite::Create { .. }))
+            && self.collide_once.swap(false, Ordering::SeqCst)
+        {
+            return Box::pin(std::future::ready(Ok(WriteOutcome::KeyTaken)));
+        }
         Box::pin(async move {
             self.fail()?;
             self.inner.write(delete, write, now).await
@@ -108,6 +116,7 @@ fn world(failure: FailurePolicy) -> World {
         inner: MemoryStore::default(),
         counts: counts.clone(),
         failing: failing.clone(),
+        collide_once: AtomicBool::new(false),
     };
     let expiry = ExpiryPolicy::builder()
         .idle_timeout(Some(Duration::from_secs(600)))
@@ -319,65 +328,13 @@ async fn wrong_type_is_a_clear_error_and_finishing_twice_is_refused() {
     ));
 }
 
-/// A store whose first create-only write reports the key as taken, as an id collision would.
-struct CollidingStore {
-    inner: MemoryStore,
-    collisions: AtomicUsize,
-}
-
-impl SessionStore for CollidingStore {
-    fn load<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        touch: TouchRule,
-    ) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
-        self.inner.load(key, touch)
-    }
-    fn write<'a>(
-        &'a self,
-        delete: Option<&'a StoreKey>,
-        write: Option<&'a StoreWrite>,
-        now: Timestamp,
-    ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>> {
-        if matches!(write, Some(StoreWrite::Create { .. }))
-            && self.collisions.fetch_add(1, Ordering::SeqCst) == 0
-        {
-            return Box::pin(std::future::ready(Ok(WriteOutcome::KeyTaken)));
-        }
-        self.inner.write(delete, write, now)
-    }
-    fn compare_and_set<'a>(
-        &'a self,
-        key: &'a StoreKey,
-        name: &'a str,
-        expected: Option<u64>,
-        value: Option<&'a [u8]>,
-        now: Timestamp,
-    ) -> BoxFuture<'a, Result<CasOutcome, StoreError>> {
-        self.inner.compare_and_set(key, name, expected, value, now)
-    }
-    fn user_sessions<'a>(
-        &'a self,
-        user: &'a str,
-        now: Timestamp,
-    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
-        self.inner.user_sessions(user, now)
-    }
-    fn revoke_user<'a>(
-        &'a self,
-        user: &'a str,
-        except: Option<&'a StoreKey>,
-        now: Timestamp,
-    ) -> BoxFuture<'a, Result<usize, StoreError>> {
-        self.inner.revoke_user(user, except, now)
-    }
-}
-
 #[tokio::test]
 async fn an_id_collision_is_retried_with_a_fresh_id() {
-    let store = CollidingStore {
+    let store = CountingStore {
         inner: MemoryStore::default(),
-        collisions: AtomicUsize::new(0),
+        counts: Arc::default(),
+        failing: Arc::default(),
+        collide_once: AtomicBool::new(true),
     };
     let manager = SessionManager::builder(store).build().unwrap();
     let s = manager.start(std::iter::empty());
