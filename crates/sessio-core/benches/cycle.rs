@@ -34,7 +34,14 @@ fn ids(c: &mut Criterion) {
 }
 
 fn cycle(c: &mut Criterion) {
-    let sessions: usize = std::env::var("SESSIO_BENCH_SMALL").map_or(1_000_000, |_| 100_000);
+    // `cargo test --all-targets` runs benches once, unoptimised, without `--bench`: then
+    // a small table is enough to check the code runs.
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let sessions: usize = match (measuring, std::env::var_os("SESSIO_BENCH_SMALL")) {
+        (false, _) => 1_000,
+        (true, Some(_)) => 100_000,
+        (true, None) => 1_000_000,
+    };
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let cookie = CookieConfig::new().build().unwrap();
     let policy = ExpiryPolicy::builder()
@@ -121,7 +128,11 @@ fn cycle(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     };
-    let label = if sessions == 1_000_000 { "1M" } else { "100k" };
+    let label = match sessions {
+        1_000_000 => "1M",
+        100_000 => "100k",
+        _ => "1k",
+    };
     c.bench_function(&format!("cycle/read_{label}"), |b| run(b, Duration::ZERO));
     c.bench_function(&format!("cycle/read_touch_set_cookie_{label}"), |b| {
         run(b, Duration::from_secs(61))
