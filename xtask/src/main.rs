@@ -7,6 +7,8 @@
 mod bench;
 mod ci;
 mod conformance;
+mod fuzz;
+mod load;
 mod metadata;
 mod no_std;
 mod redis;
@@ -27,7 +29,12 @@ commands:
   redis          make sure a Redis server answers (starting one if needed); print its URL
   conformance    run the adapter conformance suite
   bench [--quick]
-                 run the benchmarks (--quick: small inputs, short measurement)
+                 the published benchmark: bare frameworks, sessio and the peers on
+                 loopback, memory, Redis round trips, core micro-benchmarks; writes
+                 target/bench/report.md and report.svg (--quick: a second or two per
+                 cell, to keep it working; not for comparison)
+  fuzz --secs N [target…]
+                 run sessio-core's fuzz targets for N seconds each (nightly, cargo-fuzz)
   help           this message
 ";
 
@@ -50,6 +57,7 @@ fn main() -> ExitCode {
         ["conformance"] => conformance::run(&[]),
         ["bench"] => bench::run(bench::Mode::Full),
         ["bench", "--quick"] => bench::run(bench::Mode::Quick),
+        ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => Err(format!("unknown command `{}`\n\n{HELP}", args.join(" "))),
     };
     match result {

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod faults;
+
 /// A running cart app.
 pub struct CartProcess {
     child: Child,

@@ -1,0 +1,44 @@
+//! What the bench servers share: the port from `PORT` and the line that says they are
+//! ready, exactly as the cart apps (`examples/cart-common`) do, so that `cargo xtask bench`
+//! starts every server the same way.
+#![forbid(unsafe_code)]
+
+/// The port to listen on, on 127.0.0.1, from `PORT` (default 3000; 0 for any free port).
+pub fn port() -> Result<u16, String> {
+    match std::env::var("PORT") {
+        Err(_) => Ok(3000),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("PORT must be a number, not {v:?}")),
+    }
+}
+
+/// The address to bind.
+pub fn addr(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Prints the line that tells the bench the server is ready.
+pub fn announce(port: u16) {
+    println!("listening on http://127.0.0.1:{port}");
+}
+
+/// `SESSION_STORE`: `None` for the memory store, else the `redis://` URL.
+pub fn redis_url() -> Result<Option<String>, String> {
+    match std::env::var("SESSION_STORE").as_deref() {
+        Err(_) | Ok("memory") => Ok(None),
+        Ok(url) if url.starts_with("redis://") => Ok(Some(url.to_owned())),
+        Ok(other) => Err(format!(
+            "SESSION_STORE must be `memory` or a redis:// URL, not {other:?}"
+        )),
+    }
+}
+
+/// The user the bare servers answer for: with no session there is no one to look up,
+/// so `GET /me` always answers for this name (the same JSON the cart apps build).
+pub const BARE_USER: &str = "bench";
+
+/// Seconds of inactivity after which a peer's session is gone, as the cart apps'
+/// default `SESSION_IDLE_SECS`.
+pub const IDLE_SECS: i64 = 1800;

@@ -1,0 +1,236 @@
+//! `cargo xtask bench [--quick]`: the published benchmark.
+//!
+//! One invocation builds every server in release, then measures on loopback: each
+//! framework bare (no session, the limit), with sessio (memory store, Redis), and with the
+//! peer its users pick (tower-sessions on axum, actix-session on actix), on `GET /me`,
+//! `POST /cart` and `GET /health`; bytes per live session and RSS past the memory store's
+//! cap; Redis commands per request; and the core's criterion micro-benchmarks. It prints
+//! the tables and writes `target/bench/report.md` and `target/bench/report.svg`.
+//!
+//! `--quick` runs every cell for a second or two, so that CI can keep the bench working;
+//! only a full run's ratios mean anything.
+//!
+//! Modules: `servers` (what runs and how it is started), `runner` (throughput cells over
+//! [`crate::load`]), `memory`, `redis_stats`, `micro`, `report` (markdown), `svg`.
+
+mod memory;
+mod micro;
+mod redis_stats;
+mod report;
+mod runner;
+mod servers;
+mod svg;
+
+use std::process::Command;
+use std::time::Duration;
+
+use self::redis_stats::Redis;
+use self::report::{Machine, MemoryRow, RedisRow, Report};
+use self::runner::{Cell, CellPlan, Workload};
+use self::servers::{Server, ServerSpec, PACKAGES, SERVERS};
+use crate::load::Client;
+use crate::{cargo, execute, redis, target_dir};
+
+/// How long to measure.
+pub(crate) enum Mode {
+    /// A second or two per cell, 10k sessions, small criterion inputs: keeps it working.
+    Quick,
+    /// Ten seconds per cell, 100k sessions, criterion's defaults: the published numbers.
+    Full,
+}
+
+/// The memory store's cap for the flat-RSS check, and how many sessions to create past it.
+const CAP: u64 = 10_000;
+const CAP_STEPS: u64 = 5;
+const SERVER_CPU: usize = 0;
+const CLIENT_CPU: usize = 1;
+
+pub(crate) fn run(mode: Mode) -> Result<(), String> {
+    let quick = matches!(mode, Mode::Quick);
+    println!("==> bench: building the servers (release)");
+    let mut build = vec!["build", "--release"];
+    for package in PACKAGES {
+        build.extend(["-p", package]);
+    }
+    execute(&mut cargo(&build))?;
+
+    let redis_url = redis_stats::bench_url(&redis::ensure()?)?;
+    println!("==> bench: Redis database {redis_url} (flushed before each Redis server)");
+    // Read before pinning: the CPU count follows this process's affinity.
+    let mut machine = Machine::read(false);
+    let pinned = pin_self(&CLIENT_CPU.to_string());
+    machine.pinned = pinned;
+    let server_cpu = pinned.then_some(SERVER_CPU);
+    let plan = if quick {
+        CellPlan {
+            connections: 16,
+            warmup: Duration::from_millis(300),
+            duration: Duration::from_millis(1500),
+        }
+    } else {
+        CellPlan {
+            connections: 32,
+            warmup: Duration::from_secs(2),
+            duration: Duration::from_secs(10),
+        }
+    };
+    let result = measure_all(quick, plan, &redis_url, server_cpu);
+    if pinned {
+        pin_self(&format!("0-{}", machine.cpus.saturating_sub(1)));
+    }
+    let (cells, memory, curve, redis) = result?;
+
+    println!("\n==> bench: sessio-core micro-benchmarks");
+    let micro = micro::run(quick)?;
+
+    let report = Report {
+        machine,
+        quick,
+        plan,
+        cells,
+        memory,
+        cap: CAP,
+        curve,
+        redis,
+        micro,
+    };
+    let markdown = report.markdown();
+    println!("\n{markdown}");
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (name, text) in [("report.md", markdown), ("report.svg", svg::chart(&report))] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+type Measured = (Vec<Cell>, Vec<MemoryRow>, Vec<(u64, u64)>, Vec<RedisRow>);
+
+fn measure_all(
+    quick: bool,
+    plan: CellPlan,
+    redis_url: &str,
+    cpu: Option<usize>,
+) -> Result<Measured, String> {
+    println!("==> bench: throughput");
+    let mut cells = Vec::new();
+    for spec in SERVERS {
+        let server = start(spec, redis_url, cpu)?;
+        for workload in Workload::ALL {
+            let (rps, p50, p99, errors, server_cpu) = runner::measure(&server, workload, plan)?;
+            println!(
+                "    {:<22} {:<12} {rps:>9.0} req/s  p50 {p50:>9.1?}  p99 {p99:>9.1?}  cpu {server_cpu:.2}  errors {errors}",
+                spec.name(),
+                workload.short(),
+            );
+            cells.push(Cell {
+                framework: spec.framework,
+                peer: spec.peer,
+                row: spec.row,
+                workload,
+                requests_per_sec: rps,
+                p50,
+                p99,
+                errors,
+                server_cpu,
+            });
+        }
+    }
+
+    println!("==> bench: memory");
+    let count = if quick { 10_000 } else { 100_000 };
+    let memory_env = [
+        ("SESSION_STORE", "memory"),
+        ("SESSION_INSECURE_COOKIE", "1"),
+    ];
+    let mut memory = Vec::new();
+    for (name, bin) in [
+        ("sessio MemoryStore (axum-cart)", "axum-cart"),
+        ("tower-sessions 0.15 MemoryStore", "peer-tower-sessions"),
+    ] {
+        let server = Server::start(bin, &memory_env, cpu)?;
+        let bytes = memory::bytes_per_session(&server, count)?;
+        println!("    {name:<34} {bytes:>8.0} bytes per live session ({count} sessions)");
+        memory.push(MemoryRow {
+            server: name.to_owned(),
+            sessions: count,
+            bytes_per_session: bytes,
+        });
+    }
+    let cap = CAP.to_string();
+    let capped_env = [
+        ("SESSION_STORE", "memory"),
+        ("SESSION_INSECURE_COOKIE", "1"),
+        ("SESSION_MAX", cap.as_str()),
+    ];
+    let server = Server::start("axum-cart", &capped_env, cpu)?;
+    let curve = memory::rss_curve(&server, CAP, CAP_STEPS)?;
+    drop(server);
+    for (sessions, rss) in &curve {
+        println!("    SESSION_MAX={CAP}: {sessions:>6} created, RSS {rss:>10} bytes");
+    }
+
+    println!("==> bench: Redis commands per request");
+    let count = if quick { 50 } else { 500 };
+    let mut redis = Vec::new();
+    for spec in SERVERS.iter().filter(|s| s.uses_redis()) {
+        let server = start(spec, redis_url, cpu)?;
+        let mut client = Client::connect(server.port)?;
+        client.login("redis-bench")?;
+        for workload in Workload::ALL {
+            // Warm: connections opened, scripts loaded, before anything is counted.
+            for _ in 0..5 {
+                workload.send(&mut client)?;
+            }
+            let send = |client: &mut Client| match workload.send(client)?.status {
+                200 => Ok(()),
+                status => Err(format!("{} answered {status}", workload.short())),
+            };
+            let trips = redis_stats::measure(redis_url, count, &mut client, &send)?;
+            let name = format!(
+                "{} ({})",
+                spec.name(),
+                if spec.row == servers::Row::PeerRedis {
+                    spec.peer
+                } else {
+                    "sessio"
+                }
+            );
+            println!(
+                "    {name:<40} {:<12} {:.2} commands/request ({:.2} inside scripts)",
+                workload.short(),
+                trips.per_request,
+                trips.in_scripts
+            );
+            redis.push(RedisRow {
+                server: name,
+                path: workload.short(),
+                trips,
+            });
+        }
+    }
+    Ok((cells, memory, curve, redis))
+}
+
+/// Starts a server for `spec`, with the bench's Redis database flushed first if it uses it.
+fn start(spec: &ServerSpec, redis_url: &str, cpu: Option<usize>) -> Result<Server, String> {
+    if spec.uses_redis() {
+        Redis::connect(redis_url)?.flush_bench_db()?;
+    }
+    Server::start(spec.bin, &spec.env(redis_url), cpu)
+}
+
+/// Pins this process (every thread) to `cpus` with `taskset`; false where that is not
+/// possible (one CPU, or no `taskset`).
+fn pin_self(cpus: &str) -> bool {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return false;
+    }
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

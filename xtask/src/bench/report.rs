@@ -1,0 +1,283 @@
+//! The report: markdown tables (per workload, memory, Redis, micro-benchmarks) and the
+//! machine they ran on.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::micro::MicroResult;
+use super::redis_stats::RoundTrips;
+use super::runner::{Cell, CellPlan, Workload, CART_RESET};
+use super::servers::Row;
+
+/// Where and how the numbers were taken.
+pub(crate) struct Machine {
+    pub(crate) cpus: usize,
+    pub(crate) cpu_model: String,
+    pub(crate) kernel: String,
+    pub(crate) load_before: String,
+    pub(crate) date: String,
+    pub(crate) pinned: bool,
+}
+
+impl Machine {
+    pub(crate) fn read(pinned: bool) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "unknown".into())
+        };
+        let date = std::process::Command::new("date")
+            .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model: cpuinfo
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+                .unwrap_or_else(|| "unknown".into()),
+            kernel: read("/proc/sys/kernel/osrelease"),
+            load_before: read("/proc/loadavg"),
+            date,
+            pinned,
+        }
+    }
+}
+
+/// Bytes per live session on one server.
+pub(crate) struct MemoryRow {
+    pub(crate) server: String,
+    pub(crate) sessions: u64,
+    pub(crate) bytes_per_session: f64,
+}
+
+/// Redis commands per request of one server on one path.
+pub(crate) struct RedisRow {
+    pub(crate) server: String,
+    pub(crate) path: &'static str,
+    pub(crate) trips: RoundTrips,
+}
+
+/// Everything one `cargo xtask bench` measured.
+pub(crate) struct Report {
+    pub(crate) machine: Machine,
+    pub(crate) quick: bool,
+    pub(crate) plan: CellPlan,
+    pub(crate) cells: Vec<Cell>,
+    pub(crate) memory: Vec<MemoryRow>,
+    pub(crate) cap: u64,
+    pub(crate) curve: Vec<(u64, u64)>,
+    pub(crate) redis: Vec<RedisRow>,
+    pub(crate) micro: Vec<MicroResult>,
+}
+
+impl Report {
+    /// The cell of `framework`'s `row` on `workload`, if measured.
+    pub(crate) fn cell(&self, framework: &str, row: Row, workload: Workload) -> Option<&Cell> {
+        self.cells
+            .iter()
+            .find(|c| c.framework == framework && c.row == row && c.workload == workload)
+    }
+
+    pub(crate) fn frameworks(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for cell in &self.cells {
+            if !out.contains(&cell.framework) {
+                out.push(cell.framework);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn markdown(&self) -> String {
+        let mut md = String::new();
+        let mode = if self.quick {
+            " (--quick: not for comparison)"
+        } else {
+            ""
+        };
+        let _ = writeln!(md, "# sessio benchmark{mode}\n");
+        self.write_machine(&mut md);
+        for workload in Workload::ALL {
+            self.write_workload(&mut md, workload);
+        }
+        self.write_memory(&mut md);
+        self.write_redis(&mut md);
+        self.write_micro(&mut md);
+        md
+    }
+
+    fn write_machine(&self, md: &mut String) {
+        let m = &self.machine;
+        let pinning = if m.pinned {
+            "server pinned to CPU 0, load generator to CPU 1 (`taskset`)"
+        } else {
+            "not pinned (fewer than 2 CPUs or no `taskset`)"
+        };
+        let _ = writeln!(
+            md,
+            "Machine: {} CPUs, {}, Linux {}; {}; taken {}; load average before: {}.\n\
+             Shared machine: other builds may have run meanwhile.\n\n\
+             Load: {} keep-alive connections, {:?} warm-up + {:?} measured per cell, closed \
+             loop, std-thread HTTP/1.1 client in `xtask/src/load.rs`. `POST /cart`: each \
+             connection starts a new session every {CART_RESET} adds (log-in not measured). \
+             \"server CPU\" is the server process's CPU use in cores: below ~0.95 with \
+             pinning, the client (or the machine) rather than the server was the limit. \
+             \"CPU µs/req\" is the server's CPU time per request, which holds up better than \
+             req/s when the machine is shared.\n",
+            m.cpus,
+            m.cpu_model,
+            m.kernel,
+            pinning,
+            m.date,
+            m.load_before,
+            self.plan.connections,
+            self.plan.warmup,
+            self.plan.duration,
+        );
+    }
+
+    fn write_workload(&self, md: &mut String, workload: Workload) {
+        let _ = writeln!(md, "## {}\n", workload.title());
+        let _ = writeln!(
+            md,
+            "| framework | server | req/s | p50 | p99 | vs bare | vs peer | server CPU | CPU µs/req | errors |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for framework in self.frameworks() {
+            for row in Row::ALL {
+                let Some(cell) = self.cell(framework, row, workload) else {
+                    continue;
+                };
+                let ratio = |other: Option<&Cell>| {
+                    other.map_or("–".to_owned(), |o| {
+                        format!("{:.2}×", cell.requests_per_sec / o.requests_per_sec)
+                    })
+                };
+                let vs_bare = ratio(self.cell(framework, Row::Bare, workload));
+                let vs_peer = ratio(row.peer().and_then(|p| self.cell(framework, p, workload)));
+                let server = match row {
+                    Row::PeerMemory | Row::PeerRedis => format!("{} ({})", row.label(), cell.peer),
+                    _ => row.label().to_owned(),
+                };
+                let _ = writeln!(
+                    md,
+                    "| {framework} | {server} | {:.0} | {} | {} | {vs_bare} | {vs_peer} | {:.2} | {:.1} | {} |",
+                    cell.requests_per_sec,
+                    micros(cell.p50),
+                    micros(cell.p99),
+                    cell.server_cpu,
+                    cell.server_cpu / cell.requests_per_sec * 1e6,
+                    cell.errors,
+                );
+            }
+        }
+        md.push('\n');
+    }
+
+    fn write_memory(&self, md: &mut String) {
+        let _ = writeln!(md, "## Memory\n");
+        let _ = writeln!(
+            md,
+            "| server | sessions created | bytes per live session (RSS Δ / count) |"
+        );
+        let _ = writeln!(md, "|---|---:|---:|");
+        for row in &self.memory {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} |",
+                row.server, row.sessions, row.bytes_per_session
+            );
+        }
+        if let (Some(first), Some(last)) = (self.memory.first(), self.memory.get(1)) {
+            let _ = writeln!(
+                md,
+                "\n{} uses {:.2}× the memory per session of {}.",
+                first.server,
+                first.bytes_per_session / last.bytes_per_session,
+                last.server
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\nRSS with `SESSION_MAX={}` (axum-cart, memory store) as sessions are created:\n",
+            self.cap
+        );
+        let _ = writeln!(md, "| sessions created | RSS (MiB) |");
+        let _ = writeln!(md, "|---:|---:|");
+        for (sessions, rss) in &self.curve {
+            let _ = writeln!(md, "| {sessions} | {:.1} |", *rss as f64 / 1048576.0);
+        }
+        let at_cap = self.curve.iter().find(|(s, _)| *s >= self.cap);
+        if let (Some((s0, r0)), Some((s1, r1))) = (at_cap, self.curve.last()) {
+            let growth = r1.saturating_sub(*r0) as f64 / (s1 - s0).max(1) as f64;
+            let _ = writeln!(
+                md,
+                "\nPast the cap ({s0} → {s1} created): RSS {:+.1} MiB, {growth:.1} bytes per \
+                 further session created.",
+                (*r1 as f64 - *r0 as f64) / 1048576.0,
+            );
+        }
+        md.push('\n');
+    }
+
+    fn write_redis(&self, md: &mut String) {
+        let _ = writeln!(md, "## Redis commands per request\n");
+        let _ = writeln!(
+            md,
+            "From `MONITOR` on the bench's own database (commands the server sends, i.e. round \
+             trips unless pipelined), and the server-wide `INFO commandstats` delta (which also \
+             counts commands run inside Lua scripts, and any other client's traffic).\n"
+        );
+        let _ = writeln!(
+            md,
+            "| server | path | commands / request | which | inside scripts | commandstats Δ / request |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---|---:|---:|");
+        for row in &self.redis {
+            let which: Vec<String> = row
+                .trips
+                .by_command
+                .iter()
+                .map(|(name, n)| format!("{name} {n:.2}"))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.2} | {} | {:.2} | {:.2} |",
+                row.server,
+                row.path,
+                row.trips.per_request,
+                if which.is_empty() {
+                    "–".to_owned()
+                } else {
+                    which.join(", ")
+                },
+                row.trips.in_scripts,
+                row.trips.commandstats,
+            );
+        }
+        md.push('\n');
+    }
+
+    fn write_micro(&self, md: &mut String) {
+        let _ = writeln!(md, "## sessio-core micro-benchmarks (criterion)\n");
+        let _ = writeln!(md, "| benchmark | time |");
+        let _ = writeln!(md, "|---|---:|");
+        for result in &self.micro {
+            let _ = writeln!(md, "| {} | {} |", result.name, result.time);
+        }
+        md.push('\n');
+    }
+}
+
+fn micros(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}

@@ -1,0 +1,114 @@
+//! The throughput cells: one server, one workload, the load generator, the numbers.
+
+use std::time::{Duration, Instant};
+
+use super::servers::{Row, Server};
+use crate::load::{self, Client, Limit, LoadSpec, Response};
+
+/// A workload: what each connection sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Workload {
+    /// `GET /me` with a logged-in session: the read path.
+    Me,
+    /// `POST /cart` on a logged-in session: the write path.
+    AddToCart,
+    /// `GET /health`: no session.
+    Health,
+}
+
+/// A connection starts a fresh session (logs in again) after this many `POST /cart`, so
+/// that carts stay small (at most this many items) and the write path's cost does not
+/// drift with the cart's size. The log-ins are not measured.
+pub(crate) const CART_RESET: u64 = 100;
+
+impl Workload {
+    pub(crate) const ALL: [Workload; 3] = [Workload::Me, Workload::AddToCart, Workload::Health];
+
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Workload::Me => "GET /me (read path, logged in)",
+            Workload::AddToCart => "POST /cart (write path, logged in)",
+            Workload::Health => "GET /health (no session)",
+        }
+    }
+
+    pub(crate) fn short(self) -> &'static str {
+        match self {
+            Workload::Me => "GET /me",
+            Workload::AddToCart => "POST /cart",
+            Workload::Health => "GET /health",
+        }
+    }
+
+    /// Sends one request of this workload.
+    pub(crate) fn send(self, client: &mut Client) -> Result<Response, String> {
+        match self {
+            Workload::Me => client.get("/me"),
+            Workload::AddToCart => client.post_json("/cart", r#"{"item":"apple"}"#),
+            Workload::Health => client.get("/health"),
+        }
+    }
+
+    /// Logs the connection in, with one user per connection.
+    fn setup(self, client: &mut Client, conn: usize) -> Result<(), String> {
+        match self {
+            Workload::Health => Ok(()),
+            Workload::Me | Workload::AddToCart => client.login(&format!("bench{conn}")),
+        }
+    }
+}
+
+/// How hard and how long to push each cell.
+#[derive(Clone, Copy)]
+pub(crate) struct CellPlan {
+    pub(crate) connections: usize,
+    pub(crate) warmup: Duration,
+    pub(crate) duration: Duration,
+}
+
+/// One measured cell.
+pub(crate) struct Cell {
+    pub(crate) framework: &'static str,
+    pub(crate) peer: &'static str,
+    pub(crate) row: Row,
+    pub(crate) workload: Workload,
+    pub(crate) requests_per_sec: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) errors: u64,
+    /// The server's CPU use over the run, in cores (1.0 = one core fully busy).
+    pub(crate) server_cpu: f64,
+}
+
+pub(crate) fn measure(
+    server: &Server,
+    workload: Workload,
+    plan: CellPlan,
+) -> Result<(f64, Duration, Duration, u64, f64), String> {
+    let setup = |conn: usize, client: &mut Client| workload.setup(client, conn);
+    let request = |_conn: usize, _seq: u64, client: &mut Client| workload.send(client);
+    let spec = LoadSpec {
+        port: server.port,
+        connections: plan.connections,
+        warmup: plan.warmup,
+        limit: Limit::Time(plan.duration),
+        setup: &setup,
+        setup_every: (workload == Workload::AddToCart).then_some(CART_RESET),
+        request: &request,
+    };
+    let cpu_before = server.cpu_secs();
+    let started = Instant::now();
+    let stats = load::run(&spec)?;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = (server.cpu_secs() - cpu_before) / wall;
+    if let Some(err) = &stats.first_error {
+        eprintln!("    warning: {err}");
+    }
+    Ok((
+        stats.requests_per_sec(),
+        stats.latency.quantile(0.5),
+        stats.latency.quantile(0.99),
+        stats.bad_status + stats.failed_connections,
+        cpu,
+    ))
+}
