@@ -183,6 +183,34 @@ impl fmt::Display for SessionId {
     }
 }
 
+/// A session id with its [`StoreKey`], so the digest is computed once per request however
+/// many places need it (the store lookup, the state machine). Built only from a
+/// [`SessionId`], so the two always belong together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyedSessionId {
+    id: SessionId,
+    key: StoreKey,
+}
+
+impl KeyedSessionId {
+    /// The id.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// Its store key.
+    pub fn key(&self) -> &StoreKey {
+        &self.key
+    }
+}
+
+impl From<SessionId> for KeyedSessionId {
+    fn from(id: SessionId) -> Self {
+        let key = id.store_key();
+        KeyedSessionId { id, key }
+    }
+}
+
 /// An encoded session id: the exact bytes of the cookie value.
 ///
 /// Deliberately without `Debug` or `Display`, so it cannot end up in a log by accident.

@@ -2,10 +2,26 @@
 //! here so that every adapter only moves them into its framework's header map.
 
 /// What the end of a request's session adds to the response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` says whether a cookie is set, never its value: the value is the session id.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionResponse {
     used: bool,
     set_cookie: Option<String>,
+}
+
+impl std::fmt::Debug for SessionResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cookie = match &self.set_cookie {
+            None => "none",
+            Some(c) if c.contains("Max-Age=0") => "removal",
+            Some(_) => "session cookie (value hidden)",
+        };
+        f.debug_struct("SessionResponse")
+            .field("used", &self.used)
+            .field("set_cookie", &cookie)
+            .finish()
+    }
 }
 
 impl SessionResponse {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sessio_core::expiry::Lifetime;
-use sessio_core::{LoadStatus, SessionId, SessionState, StoreKey, Timestamp};
+use sessio_core::{KeyedSessionId, LoadStatus, SessionId, SessionState, StoreKey, Timestamp};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::codec;
@@ -124,7 +124,8 @@ impl Session {
             now,
             interval: shared.expiry.touch_interval(),
         };
-        match shared.store.load(&id.store_key(), touch).await {
+        let id = KeyedSessionId::from(id.clone());
+        match shared.store.load(id.key(), touch).await {
             Ok(loaded) => {
                 let (record, touched) = match loaded {
                     Some(l) => (Some(l.record), l.touched),
@@ -132,17 +133,17 @@ impl Session {
                 };
                 let state = SessionState::resume(id.clone(), record, touched, now, &shared.expiry);
                 if state.load_status() != LoadStatus::Live {
-                    tracing::debug!(session = %id, status = ?state.load_status(), "session cookie did not lead to a live session");
+                    tracing::debug!(session = %id.key().fingerprint(), status = ?state.load_status(), "session cookie did not lead to a live session");
                 }
                 Ok(Stage::Ready(state))
             }
             Err(error) => match shared.failure {
                 FailurePolicy::FailClosed => {
-                    tracing::warn!(session = %id, %error, "session store failed while loading");
+                    tracing::warn!(session = %id.key().fingerprint(), %error, "session store failed while loading");
                     Err(error.into())
                 }
                 FailurePolicy::FailOpen => {
-                    tracing::warn!(session = %id, %error, "session store failed while loading; continuing as anonymous, read-only");
+                    tracing::warn!(session = %id.key().fingerprint(), %error, "session store failed while loading; continuing as anonymous, read-only");
                     Ok(Stage::ReadOnly(SessionState::fresh(now, &shared.expiry)))
                 }
             },

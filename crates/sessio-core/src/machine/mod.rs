@@ -30,7 +30,7 @@ use rand_core::CryptoRng;
 use crate::cookie::CookieUpdate;
 use crate::expiry::{ExpiryPolicy, Lifetime};
 use crate::record::{SessionMeta, SessionRecord, StoredValue};
-use crate::{SessionId, StoreKey, Timestamp};
+use crate::{KeyedSessionId, SessionId, StoreKey, Timestamp};
 
 /// What the request's cookie led to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl SessionState {
     /// `id.store_key()`. `touched_by_store` says the store already slid the idle deadline
     /// while loading (then no separate touch is needed).
     pub fn resume(
-        id: SessionId,
+        id: impl Into<KeyedSessionId>,
         record: Option<SessionRecord>,
         touched_by_store: bool,
         now: Timestamp,
@@ -113,7 +113,9 @@ impl SessionState {
                 Self::empty(now, policy, LoadStatus::Expired)
             }
             Some(record) => {
-                let key = id.store_key();
+                let id = id.into();
+                let key = *id.key();
+                let id = id.id().clone();
                 let mut state = Self::empty(now, policy, LoadStatus::Live);
                 state.origin = Origin::Stored { id, key };
                 state.meta = record.meta;
