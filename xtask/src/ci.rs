@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{cargo, conformance, execute, no_std, redis, shown};
+use crate::{bench, cargo, conformance, execute, no_std, redis, shown};
 
 const STEPS: usize = 7;
 const FMT: &[&str] = &["fmt", "--all", "--", "--check"];
@@ -19,7 +19,6 @@ const CLIPPY: &[&str] = &[
 ];
 const TESTS: &[&str] = &["test", "--workspace", "--locked", "--all-targets"];
 const DOC_TESTS: &[&str] = &["test", "--workspace", "--locked", "--doc"];
-const BENCHES_BUILD: &[&str] = &["bench", "--workspace", "--locked", "--no-run"];
 
 pub(crate) fn run() -> Result<(), String> {
     let started = Instant::now();
@@ -53,9 +52,8 @@ pub(crate) fn run() -> Result<(), String> {
         .concat();
     let reproduce = format!("{env_prefix}cargo xtask conformance");
     ci.step("conformance", &reproduce, || conformance::run(&redis_env))?;
-    let mut benches = cargo(BENCHES_BUILD);
-    ci.step("benches compile", &shown(&benches), || {
-        execute(&mut benches)
+    ci.step("bench --quick", "cargo xtask bench --quick", || {
+        bench::run(bench::Mode::Quick)
     })?;
 
     println!(

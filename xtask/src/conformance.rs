@@ -1,15 +1,16 @@
 //! `cargo xtask conformance`: every adapter × every store, as a matrix.
 //!
-//! Runs each package's `conformance` test target (the suite stamped out by
-//! `sessio_conformance::conformance_suite!`), reads the `test memory::… ok` lines, and
+//! Builds every package's `conformance` test target in one `cargo test --workspace
+//! --no-run` (so the artifacts of the workspace test build are reused, not rebuilt per
+//! package), runs each test binary, reads the `test memory::… ok` lines, and
 //! prints one row per scenario and one column per adapter and store. Any failure, and any
 //! scenario that did not run in some column, fails the command. Redis is started first
 //! when none answers, so the Redis columns never silently skip.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
-use crate::{cargo, metadata, redis};
+use crate::{cargo, redis};
 
 const STORES: [&str; 2] = ["memory", "redis"];
 
@@ -25,27 +26,22 @@ pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
         env.push(("SESSIO_REDIS_URL".into(), url));
         env.push(("SESSIO_REQUIRE_REDIS".into(), "1".into()));
     }
-    let mut packages: Vec<String> = metadata::targets()?
-        .into_iter()
-        .filter(|t| t.kind == "test" && t.name == "conformance")
-        .map(|t| t.package)
-        .collect();
-    packages.sort();
-    if packages.is_empty() {
+    let binaries = build(&env)?;
+    if binaries.is_empty() {
         return Err("no package has a `conformance` test target".into());
     }
     // results[scenario][column] = passed
     let mut results: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
     let mut columns = Vec::new();
     let mut failures = Vec::new();
-    for package in &packages {
+    for (package, binary) in &binaries {
         let adapter = package.trim_start_matches("sessio-").to_owned();
         println!("conformance: running {package}");
-        let output = cargo(&["test", "--locked", "-p", package, "--test", "conformance"])
+        let output = Command::new(binary)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stderr(Stdio::inherit())
             .output()
-            .map_err(|e| format!("cannot run cargo test for {package}: {e}"))?;
+            .map_err(|e| format!("cannot run {binary} ({package}): {e}"))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         for store in STORES {
             columns.push(format!("{adapter}/{store}"));
@@ -101,6 +97,56 @@ pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
             failures.join("\n  ")
         ))
     }
+}
+
+/// Builds the `conformance` test targets of the whole workspace and returns each
+/// package's name and test binary, sorted by package.
+fn build(env: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+    let output = cargo(&[
+        "test",
+        "--workspace",
+        "--locked",
+        "--test",
+        "conformance",
+        "--no-run",
+        "--message-format",
+        "json",
+    ])
+    .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    .stderr(Stdio::inherit())
+    .output()
+    .map_err(|e| format!("cannot run cargo test --no-run: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building the conformance tests failed ({})",
+            output.status
+        ));
+    }
+    let mut binaries = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        if !line.contains(r#""name":"conformance""#) {
+            continue;
+        }
+        let (Some(manifest), Some(executable)) = (
+            json_string(line, "manifest_path"),
+            json_string(line, "executable"),
+        ) else {
+            continue;
+        };
+        // `.../crates/<package>/Cargo.toml`: the package directory is named after it.
+        let package = manifest.rsplit('/').nth(1).unwrap_or(&manifest).to_owned();
+        binaries.push((package, executable));
+    }
+    binaries.sort();
+    Ok(binaries)
+}
+
+/// The string value of `"key":"..."` in one line of cargo's JSON (no escapes expected in
+/// paths this workspace produces).
+fn json_string(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!(r#""{key}":""#))? + key.len() + 4;
+    let end = line[start..].find('"')? + start;
+    Some(line[start..end].to_owned())
 }
 
 fn print_matrix(results: &BTreeMap<String, BTreeMap<String, bool>>, columns: &[String]) {

@@ -9,7 +9,6 @@ mod ci;
 mod conformance;
 mod fuzz;
 mod load;
-mod metadata;
 mod no_std;
 mod redis;
 

@@ -7,8 +7,9 @@
 //! cap; Redis commands per request; and the core's criterion micro-benchmarks. It prints
 //! the tables and writes `target/bench/report.md` and `target/bench/report.svg`.
 //!
-//! `--quick` runs every cell for a second or two, so that CI can keep the bench working;
-//! only a full run's ratios mean anything.
+//! `--quick` runs every cell for a second or two on debug builds, without the criterion
+//! micro-benchmarks, so that CI can keep the bench working cheaply; only a full run's
+//! ratios mean anything.
 //!
 //! Modules: `servers` (what runs and how it is started), `runner` (throughput cells over
 //! [`crate::load`]), `memory`, `redis_stats`, `micro`, `report` (markdown), `svg`.
@@ -47,8 +48,15 @@ const CLIENT_CPU: usize = 1;
 
 pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let quick = matches!(mode, Mode::Quick);
-    println!("==> bench: building the servers (release)");
-    let mut build = vec!["build", "--release"];
+    // The quick run only keeps the bench working (CI runs it), so it reuses the debug
+    // build the tests already made instead of paying for a release build of every server.
+    let profile = if quick { "debug" } else { "release" };
+    servers::use_profile(profile);
+    println!("==> bench: building the servers ({profile})");
+    let mut build = vec!["build"];
+    if !quick {
+        build.push("--release");
+    }
     for package in PACKAGES {
         build.extend(["-p", package]);
     }
@@ -81,7 +89,13 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let (cells, memory, curve, redis) = result?;
 
     println!("\n==> bench: sessio-core micro-benchmarks");
-    let micro = micro::run(quick)?;
+    // Criterion needs an optimised build; the quick run leaves the micro-benchmarks to the
+    // full run (`cargo test` already runs each of them once as a smoke test).
+    let micro = if quick {
+        Vec::new()
+    } else {
+        micro::run(false)?
+    };
 
     let report = Report {
         machine,

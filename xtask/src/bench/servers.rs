@@ -125,6 +125,14 @@ pub(crate) struct Server {
     pub(crate) port: u16,
 }
 
+/// The cargo profile whose binaries [`Server::start`] runs: `release` unless told otherwise.
+static PROFILE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Chooses the profile directory the servers are started from (once per run).
+pub(crate) fn use_profile(profile: &'static str) {
+    let _ = PROFILE.set(profile);
+}
+
 impl Server {
     /// Starts `bin` with `env` and `PORT=0`, waits for its `listening on` line.
     /// `cpu`: pin it to that CPU with `taskset`.
@@ -133,7 +141,9 @@ impl Server {
         env: &[(&str, &str)],
         cpu: Option<usize>,
     ) -> Result<Server, String> {
-        let path = target_dir().join("release").join(bin);
+        let path = target_dir()
+            .join(PROFILE.get().copied().unwrap_or("release"))
+            .join(bin);
         let mut cmd = match cpu {
             Some(cpu) => {
                 let mut cmd = Command::new("taskset");
