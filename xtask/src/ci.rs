@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{bench, cargo, conformance, execute, no_std, redis, shown};
+use crate::{bench, cargo, conformance, execute, no_std, redis, shown, soak};
 
-const STEPS: usize = 7;
+const STEPS: usize = 8;
 const FMT: &[&str] = &["fmt", "--all", "--", "--check"];
 const CLIPPY: &[&str] = &[
     "clippy",
@@ -54,6 +54,9 @@ pub(crate) fn run() -> Result<(), String> {
     ci.step("conformance", &reproduce, || conformance::run(&redis_env))?;
     ci.step("bench --quick", "cargo xtask bench --quick", || {
         bench::run(bench::Mode::Quick)
+    })?;
+    ci.step("soak", "cargo xtask soak --secs 60", || {
+        soak::run(Duration::from_secs(60))
     })?;
 
     println!(

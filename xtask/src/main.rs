@@ -11,6 +11,7 @@ mod fuzz;
 mod load;
 mod no_std;
 mod redis;
+mod soak;
 
 use std::env;
 use std::ffi::OsStr;
@@ -23,7 +24,7 @@ usage: cargo xtask <command>
 commands:
   ci             everything CI checks, in order, stopping at the first failure:
                  rustfmt, clippy, Redis, tests + doc tests, no-std, conformance,
-                 and that the benches compile
+                 bench --quick and a 60 s soak
   no-std         link sessio-core into a #![no_std] binary and run it
   redis          make sure a Redis server answers (starting one if needed); print its URL
   conformance    run the adapter conformance suite
@@ -32,6 +33,9 @@ commands:
                  loopback, memory, Redis round trips, core micro-benchmarks; writes
                  target/bench/report.md and report.svg (--quick: a second or two per
                  cell, to keep it working; not for comparison)
+  soak --secs N  mixed login/cart/logout load against every cart app, memory store
+                 capped and Redis, N seconds in all; fails on any 5xx, RSS growth
+                 after warm-up, or Redis keys left once the sessions are idle
   fuzz --secs N [target…]
                  run sessio-core's fuzz targets for N seconds each (nightly, cargo-fuzz)
   help           this message
@@ -57,6 +61,10 @@ fn main() -> ExitCode {
         ["bench"] => bench::run(bench::Mode::Full),
         ["bench", "--quick"] => bench::run(bench::Mode::Quick),
         ["fuzz", rest @ ..] => fuzz::run(rest),
+        ["soak", "--secs", secs] => match secs.parse() {
+            Ok(secs) => soak::run(std::time::Duration::from_secs(secs)),
+            Err(_) => Err(format!("soak: --secs needs a whole number, not {secs:?}")),
+        },
         _ => Err(format!("unknown command `{}`\n\n{HELP}", args.join(" "))),
     };
     match result {

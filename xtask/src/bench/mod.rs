@@ -16,10 +16,10 @@
 
 mod memory;
 mod micro;
-mod redis_stats;
+pub(crate) mod redis_stats;
 mod report;
 mod runner;
-mod servers;
+pub(crate) mod servers;
 mod svg;
 
 use std::process::Command;
