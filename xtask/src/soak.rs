@@ -38,11 +38,14 @@ struct Cell {
 }
 
 pub(crate) fn run(total: Duration) -> Result<(), String> {
-    let mut build = vec!["build"];
-    for app in APPS {
-        build.extend(["-p", app]);
-    }
-    execute(&mut cargo(&build))?;
+    // The same selection and features as `cargo test --workspace --all-targets`, so that
+    // after the tests (as in `cargo xtask ci`) this builds nothing new.
+    execute(&mut cargo(&[
+        "build",
+        "--locked",
+        "--workspace",
+        "--all-targets",
+    ]))?;
     use_profile("debug");
     let redis_url = bench_url(&redis::ensure()?)?;
     let per_cell = (total / (APPS.len() as u32 * 2)).max(Duration::from_secs(4));

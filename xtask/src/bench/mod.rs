@@ -53,12 +53,16 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let profile = if quick { "debug" } else { "release" };
     servers::use_profile(profile);
     println!("==> bench: building the servers ({profile})");
-    let mut build = vec!["build"];
-    if !quick {
+    let mut build = vec!["build", "--locked"];
+    if quick {
+        // The same selection and features as `cargo test --workspace --all-targets`, so
+        // after the tests this builds nothing new.
+        build.extend(["--workspace", "--all-targets"]);
+    } else {
         build.push("--release");
-    }
-    for package in PACKAGES {
-        build.extend(["-p", package]);
+        for package in PACKAGES {
+            build.extend(["-p", package]);
+        }
     }
     execute(&mut cargo(&build))?;
 
