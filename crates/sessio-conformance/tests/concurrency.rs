@@ -1,22 +1,23 @@
-//! Concurrent requests on the Redis store, through `SessionManager` and `Session` as an
-//! adapter drives them, on a multi-thread runtime: the scenarios of
-//! `sessio/tests/concurrency.rs` (memory store), against Redis. Skips loudly without Redis
+//! Concurrent requests through `SessionManager` and `Session` as an adapter drives them,
+//! on a multi-thread runtime, against every store: parallel `update`s of one value lose
+//! nothing, parallel sessions never see each other's data, and a destroyed session is not
+//! resurrected by a request that saves it afterwards. Redis skips loudly when none answers,
 //! unless `SESSIO_REQUIRE_REDIS=1`.
 #![allow(missing_docs)]
-
-mod common;
 
 use std::sync::Arc;
 
 use sessio::{LoadStatus, SessionManager};
+use sessio_conformance::StoreKind;
 
-/// A manager over a Redis store with a key prefix of this test's own.
-async fn manager(test: &str) -> Option<(SessionManager, common::TestRedis)> {
-    let redis = common::redis(test).await?;
-    let manager = SessionManager::builder(redis.store.clone())
-        .build()
-        .expect("valid configuration");
-    Some((manager, redis))
+/// A manager over a fresh store of `kind` (Redis: under a key prefix of its own).
+async fn manager(kind: StoreKind) -> Option<SessionManager> {
+    let store = kind.open().await?;
+    Some(
+        SessionManager::builder_shared(store)
+            .build()
+            .expect("valid configuration"),
+    )
 }
 
 /// The `name=value` pair a browser sends back for the `Set-Cookie` of a response.
@@ -33,10 +34,8 @@ async fn create(manager: &SessionManager, name: &str, value: &serde_json::Value)
     cookie_pair(response.set_cookie())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_parallel_updates_of_one_key_keep_all_fifty() {
-    let Some((manager, redis)) = manager("fifty_parallel_updates_of_one_key_keep_all_fifty").await
-    else {
+async fn fifty_parallel_updates_of_one_key_keep_all_fifty(kind: StoreKind) {
+    let Some(manager) = manager(kind).await else {
         return;
     };
     let cookie = Arc::new(create(&manager, "cart", &serde_json::json!([])).await);
@@ -66,12 +65,10 @@ async fn fifty_parallel_updates_of_one_key_keep_all_fifty() {
     let mut expected: Vec<String> = (0..50).map(|i| format!("item{i}")).collect();
     expected.sort();
     assert_eq!(cart, expected, "parallel updates were lost or duplicated");
-    redis.cleanup().await;
 }
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_thousand_parallel_sessions_never_see_each_other() {
-    let Some((manager, redis)) = manager("a_thousand_parallel_sessions_never_see_each_other").await
-    else {
+
+async fn a_thousand_parallel_sessions_never_see_each_other(kind: StoreKind) {
+    let Some(manager) = manager(kind).await else {
         return;
     };
     let tasks: Vec<_> = (0..1000u32)
@@ -109,13 +106,10 @@ async fn a_thousand_parallel_sessions_never_see_each_other() {
         );
     }
     assert_eq!(cookies.len(), 1000);
-    redis.cleanup().await;
 }
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_destroyed_session_is_not_resurrected_by_a_late_save() {
-    let Some((manager, redis)) =
-        manager("a_destroyed_session_is_not_resurrected_by_a_late_save").await
-    else {
+
+async fn a_destroyed_session_is_not_resurrected_by_a_late_save(kind: StoreKind) {
+    let Some(manager) = manager(kind).await else {
         return;
     };
     let cookie = create(&manager, "cart", &serde_json::json!(["apple"])).await;
@@ -179,5 +173,32 @@ async fn a_destroyed_session_is_not_resurrected_by_a_late_save() {
         "the destroyed session was resurrected"
     );
     assert!(check.names().await.expect("names").is_empty());
-    redis.cleanup().await;
 }
+
+/// One test per scenario and store.
+macro_rules! for_every_store {
+    ($($scenario:ident),+) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario(super::StoreKind::Memory).await;
+                }
+            )+
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario(super::StoreKind::Redis).await;
+                }
+            )+
+        }
+    };
+}
+
+for_every_store!(
+    fifty_parallel_updates_of_one_key_keep_all_fifty,
+    a_thousand_parallel_sessions_never_see_each_other,
+    a_destroyed_session_is_not_resurrected_by_a_late_save
+);
