@@ -54,7 +54,17 @@ fn action() -> impl Strategy<Value = Action> {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         6 => proptest::collection::vec(action(), 0..5).prop_map(Step::Request),
-        3 => prop_oneof![0u64..30, 30u64..200, 200u64..800].prop_map(Step::Wait),
+        3 => prop_oneof![
+            0u64..30,
+            30u64..200,
+            200u64..800,
+            // Exactly on the boundaries, where off-by-one mistakes live.
+            Just(TOUCH),
+            Just(TOUCH - 1),
+            Just(IDLE),
+            Just(IDLE - 1),
+        ]
+        .prop_map(Step::Wait),
         1 => Just(Step::ForgeCookie),
         1 => Just(Step::ReplayOld),
     ]
