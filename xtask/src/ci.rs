@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{bench, cargo, conformance, execute, no_std, redis, shown, soak};
+use crate::{cargo, conformance, execute, no_std, redis, shown, soak};
 
-const STEPS: usize = 8;
+const STEPS: usize = 7;
 const FMT: &[&str] = &["fmt", "--all", "--", "--check"];
 const CLIPPY: &[&str] = &[
     "clippy",
@@ -52,9 +52,6 @@ pub(crate) fn run() -> Result<(), String> {
         .concat();
     let reproduce = format!("{env_prefix}cargo xtask conformance");
     ci.step("conformance", &reproduce, || conformance::run(&redis_env))?;
-    ci.step("bench --quick", "cargo xtask bench --quick", || {
-        bench::run(bench::Mode::Quick)
-    })?;
     ci.step("soak", "cargo xtask soak --secs 60", || {
         soak::run(Duration::from_secs(60))
     })?;

@@ -24,7 +24,7 @@ usage: cargo xtask <command>
 commands:
   ci             everything CI checks, in order, stopping at the first failure:
                  rustfmt, clippy, Redis, tests + doc tests, no-std, conformance,
-                 bench --quick and a 60 s soak
+                 and a 60 s soak
   no-std         link sessio-core into a #![no_std] binary and run it
   redis          make sure a Redis server answers (starting one if needed); print its URL
   conformance    run the adapter conformance suite

@@ -8,7 +8,7 @@
 //! the tables and writes `target/bench/report.md` and `target/bench/report.svg`.
 //!
 //! `--quick` runs every cell for a second or two on debug builds, without the criterion
-//! micro-benchmarks, so that CI can keep the bench working cheaply; only a full run's
+//! micro-benchmarks, to check cheaply that the bench still works; only a full run's
 //! ratios mean anything.
 //!
 //! Modules: `servers` (what runs and how it is started), `runner` (throughput cells over
