@@ -6,6 +6,15 @@
 //! nothing a client could send back as a cookie, and the digest is preimage resistant, so
 //! the key does not lead back to the id.
 //!
+//! # Shard tags
+//! The last two bytes of an id are its [`ShardTag`], copied as they are into the end of
+//! its store key, so that a partitioned store (Redis Cluster) can place a session from its
+//! key alone. An anonymous session's tag is random like the rest of the id. A session bound
+//! to a user gets an id whose tag is [`ShardTag::for_user`], so every session of one user
+//! lands on the same shard as that user's index, and "revoke all of this user's sessions"
+//! stays a single-shard operation. Such an id keeps 240 random bits, far above the 128 that
+//! make guessing hopeless; the tag itself is no secret (it says where, never which).
+//!
 //! # What is constant-time, and why that is enough
 //! - [`StoreKey`] and [`SessionId`] equality use [`subtle`]: no early exit on a secret byte.
 //! - Decoding a cookie value is not constant-time, but it only looks at what the client
@@ -20,14 +29,21 @@ use core::fmt;
 use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 
-/// Number of random bytes in a session id (256 bits).
+/// Number of bytes in a session id: 256 bits, all random for an anonymous session, 240
+/// random plus a [`ShardTag`] for a session bound to a user.
 pub const SESSION_ID_BYTES: usize = 32;
+/// Number of bytes of a [`ShardTag`].
+pub const SHARD_TAG_BYTES: usize = 2;
+/// Where the shard tag sits, in an id and in a store key: the last two bytes.
+const TAG_AT: usize = SESSION_ID_BYTES - SHARD_TAG_BYTES;
 /// Length of an encoded session id: 32 bytes as unpadded base64url.
 pub const ENCODED_ID_LEN: usize = 43;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 /// Domain separation for the store key digest, so the digest means nothing elsewhere.
 const STORE_KEY_CONTEXT: &[u8] = b"sessio v1 store key\0";
+/// Domain separation for a user's shard tag.
+const SHARD_TAG_CONTEXT: &[u8] = b"sessio v1 shard tag\0";
 
 /// An unguessable session id: 256 bits from a CSPRNG.
 ///
@@ -72,11 +88,26 @@ impl fmt::Display for IdError {
 impl core::error::Error for IdError {}
 
 impl SessionId {
-    /// Draws a fresh id from the caller's cryptographically secure generator.
+    /// Draws a fresh id from the caller's cryptographically secure generator: 256 random
+    /// bits, its shard tag among them.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut bytes = [0u8; SESSION_ID_BYTES];
         rng.fill_bytes(&mut bytes);
         SessionId(bytes)
+    }
+
+    /// Draws a fresh id that carries `tag` (see [`ShardTag`]): 240 random bits plus the
+    /// tag, for a session that must live on a given shard.
+    pub fn generate_in<R: CryptoRng + ?Sized>(rng: &mut R, tag: ShardTag) -> Self {
+        let mut bytes = [0u8; SESSION_ID_BYTES];
+        rng.fill_bytes(&mut bytes[..TAG_AT]);
+        bytes[TAG_AT..].copy_from_slice(&tag.0);
+        SessionId(bytes)
+    }
+
+    /// The id's shard tag: its last two bytes.
+    pub fn shard_tag(&self) -> ShardTag {
+        ShardTag([self.0[TAG_AT], self.0[TAG_AT + 1]])
     }
 
     /// Parses exactly the shape [`SessionId::encode`] writes: 43 URL-safe base64
@@ -134,14 +165,17 @@ impl SessionId {
         EncodedSessionId(out)
     }
 
-    /// The key the session is stored under: a digest of the id, never the id itself.
+    /// The key the session is stored under: 30 bytes of a digest of the id, then the
+    /// id's [`ShardTag`]; never the id itself.
     pub fn store_key(&self) -> StoreKey {
         // One buffer and `blake3::hash`: inputs under a chunk take BLAKE3's one-shot path,
         // which costs a third of an incremental `Hasher` here.
         let mut input = [0u8; STORE_KEY_CONTEXT.len() + SESSION_ID_BYTES];
         input[..STORE_KEY_CONTEXT.len()].copy_from_slice(STORE_KEY_CONTEXT);
         input[STORE_KEY_CONTEXT.len()..].copy_from_slice(&self.0);
-        StoreKey(*blake3::hash(&input).as_bytes())
+        let mut key = *blake3::hash(&input).as_bytes();
+        key[TAG_AT..].copy_from_slice(&self.0[TAG_AT..]);
+        StoreKey(key)
     }
 
     /// The raw 32 bytes, for callers that sign or otherwise process the id.
@@ -230,11 +264,13 @@ impl EncodedSessionId {
     }
 }
 
-/// The key a session is stored under: `BLAKE3("sessio v1 store key\0" || id)`.
+/// The key a session is stored under: the first 30 bytes of
+/// `BLAKE3("sessio v1 store key\0" || id)`, then the id's two-byte [`ShardTag`].
 ///
 /// Equality is constant-time. Its text form ([`StoreKey::to_hex`], 64 lowercase hex
-/// digits) is what stores put in key names; it is not the shape of a session id, so it
-/// cannot be replayed as a cookie, and it does not lead back to the id.
+/// digits, the tag in the last four) is what stores put in key names; it is not the shape
+/// of a session id, so it cannot be replayed as a cookie, and it does not lead back to the
+/// id: 240 bits of the id stay unknown to whoever reads a key.
 #[derive(Clone, Copy)]
 pub struct StoreKey([u8; 32]);
 
@@ -274,8 +310,14 @@ impl StoreKey {
         Some(StoreKey(out))
     }
 
-    /// A 64-bit hash for hash tables. The key is already a uniform digest, so its first
-    /// eight bytes are as good as any keyed hash of it, and cost nothing to compute.
+    /// The shard tag of the id behind this key: its last two bytes.
+    pub fn shard_tag(&self) -> ShardTag {
+        ShardTag([self.0[TAG_AT], self.0[TAG_AT + 1]])
+    }
+
+    /// A 64-bit hash for hash tables. The first eight bytes are digest bytes (the shard
+    /// tag, which many sessions of one user share, sits at the end), so they are as good
+    /// as any keyed hash of the key, and cost nothing to compute.
     pub fn table_hash(&self) -> u64 {
         let mut first = [0u8; 8];
         first.copy_from_slice(&self.0[..8]);
@@ -288,6 +330,78 @@ impl StoreKey {
         let mut out = [0u8; 8];
         out.copy_from_slice(&hex.0[..8]);
         Fingerprint(out)
+    }
+}
+
+/// Which shard of a partitioned store a session belongs to: two bytes at the end of its id
+/// and of its store key. Not a secret: it says where a session lives, never which it is.
+///
+/// ```
+/// use sessio_core::{SessionId, ShardTag};
+///
+/// let tag = ShardTag::for_user("ada");
+/// let id = SessionId::generate_in(&mut rand::rng(), tag);
+/// assert_eq!(id.shard_tag(), tag);
+/// assert_eq!(id.store_key().shard_tag(), tag);
+/// assert_eq!(tag.to_hex().as_str().len(), 4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ShardTag([u8; SHARD_TAG_BYTES]);
+
+impl ShardTag {
+    /// The tag of every session bound to `user`: the first two bytes of
+    /// `BLAKE3("sessio v1 shard tag\0" || user)`.
+    pub fn for_user(user: &str) -> Self {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(SHARD_TAG_CONTEXT);
+        hasher.update(user.as_bytes());
+        let digest = hasher.finalize();
+        ShardTag([digest.as_bytes()[0], digest.as_bytes()[1]])
+    }
+
+    /// Wraps two tag bytes.
+    pub const fn from_bytes(bytes: [u8; SHARD_TAG_BYTES]) -> Self {
+        ShardTag(bytes)
+    }
+
+    /// The tag bytes.
+    pub const fn as_bytes(&self) -> &[u8; SHARD_TAG_BYTES] {
+        &self.0
+    }
+
+    /// Four lowercase hex digits, as in the last four of [`StoreKey::to_hex`].
+    pub fn to_hex(self) -> ShardTagHex {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let [a, b] = self.0;
+        ShardTagHex([
+            HEX[usize::from(a >> 4)],
+            HEX[usize::from(a & 15)],
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 15)],
+        ])
+    }
+}
+
+/// A shard tag as four hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ShardTagHex([u8; 4]);
+
+impl ShardTagHex {
+    /// The digits as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl fmt::Display for ShardTagHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for ShardTagHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -420,6 +534,36 @@ mod tests {
         assert_eq!(StoreKey::from_hex(b"zz"), None);
         assert_ne!(id_from([2; 32]).store_key(), key);
         assert_ne!(&key.as_bytes()[..], &id.as_bytes()[..]);
+    }
+
+    #[test]
+    fn shard_tags_sit_at_the_end_of_ids_and_keys() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+        let tag = ShardTag::for_user("ada@example.com");
+        assert_eq!(tag, ShardTag::for_user("ada@example.com"));
+        assert_ne!(tag, ShardTag::for_user("bob@example.com"));
+        let a = SessionId::generate_in(&mut rng, tag);
+        let b = SessionId::generate_in(&mut rng, tag);
+        assert_ne!(a, b, "the other 240 bits are random");
+        assert_ne!(a.store_key(), b.store_key());
+        for id in [&a, &b] {
+            assert_eq!(id.shard_tag(), tag);
+            assert_eq!(id.store_key().shard_tag(), tag);
+            assert!(id
+                .store_key()
+                .to_hex()
+                .as_str()
+                .ends_with(tag.to_hex().as_str()));
+            assert_eq!(
+                SessionId::parse(id.encode().as_bytes()).map(|p| p.shard_tag()),
+                Ok(tag)
+            );
+        }
+        // The digest part (and so the table hash) differs between ids sharing a tag.
+        assert_ne!(a.store_key().table_hash(), b.store_key().table_hash());
+        assert_eq!(ShardTag::from_bytes([0xab, 0x01]).to_hex().as_str(), "ab01");
+        let random = SessionId::generate(&mut rng);
+        assert_eq!(random.store_key().shard_tag(), random.shard_tag());
     }
 
     proptest! {

@@ -36,6 +36,6 @@ pub mod record;
 pub mod table;
 pub mod time;
 
-pub use id::{EncodedSessionId, IdError, KeyedSessionId, SessionId, StoreKey};
+pub use id::{EncodedSessionId, IdError, KeyedSessionId, SessionId, ShardTag, StoreKey};
 pub use machine::{Decision, LoadStatus, SessionState, StoreWrite};
 pub use time::Timestamp;

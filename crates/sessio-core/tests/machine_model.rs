@@ -12,7 +12,7 @@ use rand_chacha::ChaCha20Rng;
 use sessio_core::cookie::{CookieLookup, CookieUpdate};
 use sessio_core::expiry::ExpiryPolicy;
 use sessio_core::record::SessionRecord;
-use sessio_core::{LoadStatus, SessionId, SessionState, StoreWrite, Timestamp};
+use sessio_core::{LoadStatus, SessionId, SessionState, ShardTag, StoreWrite, Timestamp};
 
 const IDLE: u64 = 600;
 const ABSOLUTE: u64 = 3000;
@@ -237,6 +237,8 @@ impl World {
                 Action::SetUser(u) => {
                     let u = u.map(|u| format!("user{u}"));
                     modified |= u != user;
+                    // Binding another user is a login: a new id, as with renew.
+                    renew |= u.is_some() && u != user;
                     state.set_user(u.as_deref());
                     user = u;
                 }
@@ -283,6 +285,12 @@ impl World {
                 None
             }
         };
+        // A bound session's id carries its user's shard tag.
+        if let (Some(m), Some(id)) = (&self.model, &self.cookie) {
+            if let Some(user) = &m.user {
+                assert_eq!(id.shard_tag(), ShardTag::for_user(user), "tag of {user}");
+            }
+        }
         // Every id the client held before is dead.
         for old in &self.old_cookies {
             if Some(old) != self.cookie.as_ref() {

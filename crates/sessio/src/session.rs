@@ -266,6 +266,10 @@ impl Session {
 
     /// Binds the session to a user (`None` unbinds), for listing and revoking a user's
     /// sessions together.
+    ///
+    /// Binding a user other than the one bound so far is a login: the session gets a new
+    /// id when the request ends, as with [`renew`](Self::renew), whether or not the
+    /// handler also calls `renew`. Unbinding keeps the id.
     pub async fn set_user(&self, user: Option<&str>) -> Result<(), SessionError> {
         self.write(|state| state.set_user(user)).await
     }

@@ -30,7 +30,7 @@ use rand_core::CryptoRng;
 use crate::cookie::CookieUpdate;
 use crate::expiry::{ExpiryPolicy, Lifetime};
 use crate::record::{SessionMeta, SessionRecord, StoredValue};
-use crate::{KeyedSessionId, SessionId, StoreKey, Timestamp};
+use crate::{KeyedSessionId, SessionId, ShardTag, StoreKey, Timestamp};
 
 /// What the request's cookie led to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +67,8 @@ pub struct SessionState {
     meta_changed: bool,
     lifetime_changed: bool,
     renew_requested: bool,
+    /// `set_user` bound a user other than the one bound before: a login, so a new id.
+    user_rebound: bool,
     destroyed: Option<StoreKey>,
     destroy_requested: bool,
     touched_by_store: bool,
@@ -91,6 +93,7 @@ impl SessionState {
             meta_changed: false,
             lifetime_changed: false,
             renew_requested: false,
+            user_rebound: false,
             destroyed: None,
             destroy_requested: false,
             touched_by_store: false,
@@ -259,10 +262,25 @@ impl SessionState {
 
     /// Binds the session to a user (or unbinds it), so that the user's sessions can be
     /// listed and revoked together.
+    ///
+    /// Binding a user other than the one bound so far is a login, and a login is a change
+    /// of privilege: the session then gets a new id at the end of the request exactly as
+    /// with [`renew`](Self::renew), so forgetting to call `renew` cannot leave a fixation
+    /// hole. The new id carries the user's [`ShardTag`](crate::ShardTag), which keeps all
+    /// of a user's sessions on one shard of a partitioned store. Unbinding keeps the id.
     pub fn set_user(&mut self, user: Option<&str>) {
         if self.meta.user.as_deref() != user {
             self.meta.user = user.map(String::from);
             self.meta_changed = true;
+            self.user_rebound |= user.is_some();
+        }
+    }
+
+    /// A new id for this session: random, or carrying its user's shard tag when bound.
+    fn new_id<R: CryptoRng + ?Sized>(meta: &SessionMeta, rng: &mut R) -> SessionId {
+        match meta.user.as_deref() {
+            Some(user) => SessionId::generate_in(rng, ShardTag::for_user(user)),
+            None => SessionId::generate(rng),
         }
     }
 
@@ -317,7 +335,7 @@ impl SessionState {
                     }
                 }
                 if !record.values.is_empty() || record.meta.user.is_some() {
-                    let id = SessionId::generate(rng);
+                    let id = Self::new_id(&record.meta, rng);
                     decision.cookie = Some(self.cookie_for(id.clone(), &record.meta));
                     decision.write = Some(StoreWrite::Create {
                         key: id.store_key(),
@@ -338,10 +356,11 @@ impl SessionState {
                 let refresh_cookie = self.lifetime_changed
                     || (self.meta.lifetime.is_persistent_cookie()
                         && (self.touched_by_store || touch_due));
-                if self.renew_requested || auto_renew {
-                    let new_id = SessionId::generate(rng);
+                let login = self.renew_requested || self.user_rebound;
+                if login || auto_renew {
+                    let new_id = Self::new_id(&self.meta, rng);
                     self.meta.id_issued_at = now;
-                    if self.renew_requested {
+                    if login {
                         self.meta.started_at = now;
                     }
                     self.meta.last_seen = now;
@@ -409,13 +428,15 @@ impl Decision {
     /// After a store refused a create-only write because the new key is taken (an id
     /// collision, astronomically unlikely with 256 bits but handled): draw another id.
     pub fn reissue_id<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
-        let id = SessionId::generate(rng);
-        match &mut self.write {
+        let id = match &mut self.write {
             Some(StoreWrite::Create { key, .. }) | Some(StoreWrite::Rotate { to: key, .. }) => {
+                // Same shard as the id it replaces: the session's user has not changed.
+                let id = SessionId::generate_in(rng, key.shard_tag());
                 *key = id.store_key();
+                id
             }
             _ => return,
-        }
+        };
         if let Some(CookieUpdate::Set { id: cookie_id, .. }) = &mut self.cookie {
             *cookie_id = id;
         }

@@ -105,6 +105,69 @@ fn explicit_renewal_restarts_the_absolute_lifetime() {
 }
 
 #[test]
+fn binding_another_user_renews_the_id_into_the_users_shard() {
+    let p = policy(None);
+    let (id, record) = stored(&p);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut login = SessionState::resume(id.clone(), Some(record), false, t(100), &p);
+    login.set_user(Some("ada"));
+    let decision = login.finish(&mut rng);
+    let (Some(StoreWrite::Rotate { from, to, changes }), Some(CookieUpdate::Set { id: new, .. })) =
+        (decision.write, decision.cookie)
+    else {
+        panic!("binding a user renews the id");
+    };
+    assert_eq!(from, id.store_key());
+    assert_eq!(
+        (to, new.shard_tag()),
+        (new.store_key(), ShardTag::for_user("ada"))
+    );
+    let meta = changes.meta.expect("meta");
+    assert_eq!(
+        (meta.started_at, meta.user.as_deref()),
+        (t(100), Some("ada"))
+    );
+
+    // The same user again changes nothing; unbinding keeps the id.
+    let bound = SessionRecord {
+        meta,
+        values: BTreeMap::new(),
+    };
+    let mut again = SessionState::resume(new.clone(), Some(bound.clone()), false, t(110), &p);
+    again.set_user(Some("ada"));
+    assert!(again.finish(&mut rng).is_noop());
+    let mut unbind = SessionState::resume(new.clone(), Some(bound.clone()), false, t(110), &p);
+    unbind.set_user(None);
+    assert!(
+        matches!(unbind.finish(&mut rng).write, Some(StoreWrite::Update { key, .. }) if key == new.store_key())
+    );
+    // Another user: a new id again, in that user's shard.
+    let mut switch = SessionState::resume(new, Some(bound), false, t(120), &p);
+    switch.set_user(Some("bob"));
+    let decision = switch.finish(&mut rng);
+    assert!(
+        matches!(decision.write, Some(StoreWrite::Rotate { to, .. }) if to.shard_tag() == ShardTag::for_user("bob"))
+    );
+    // An id collision is retried in the same shard.
+    let mut retried = decision;
+    retried.reissue_id(&mut rng);
+    assert!(
+        matches!(retried.write, Some(StoreWrite::Rotate { to, .. }) if to.shard_tag() == ShardTag::for_user("bob"))
+    );
+}
+
+#[test]
+fn a_new_session_bound_at_once_starts_in_its_users_shard() {
+    let p = policy(None);
+    let mut state = SessionState::fresh(t(0), &p);
+    state.set_user(Some("ada"));
+    let decision = state.finish(&mut ChaCha20Rng::seed_from_u64(6));
+    assert!(
+        matches!(decision.write, Some(StoreWrite::Create { key, .. }) if key.shard_tag() == ShardTag::for_user("ada"))
+    );
+}
+
+#[test]
 fn persistent_lifetime_sends_and_refreshes_a_max_age_cookie() {
     let p = policy(None);
     let (id, record) = stored(&p);
