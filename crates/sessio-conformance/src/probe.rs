@@ -8,6 +8,7 @@
 //! | `POST /set/NAME` | stores the JSON body under NAME |
 //! | `POST /set-with-cookie/NAME` | the same, and the handler sets its own `theme` cookie |
 //! | `POST /append/NAME` | `update`: appends the JSON body to the list under NAME |
+//! | `POST /push/NAME` | `push`: appends the JSON body to the list under NAME |
 //! | `POST /remove/NAME` | removes NAME |
 //! | `POST /login/USER` | renews the id and binds the session to USER |
 //! | `POST /remember` | gives the session a 30-day persistent lifetime |
@@ -84,6 +85,13 @@ pub async fn dispatch(
                     list
                 })
                 .await?;
+            ProbeReply::json(200, Value::Array(list))
+        }
+        ("POST", ["push", name]) => {
+            let Ok(item) = parse_body() else {
+                return Ok(ProbeReply::json(400, json!({"error": "invalid JSON"})));
+            };
+            let list: Vec<Value> = session.push(name, &item).await?;
             ProbeReply::json(200, Value::Array(list))
         }
         ("POST", ["remove", name]) => {

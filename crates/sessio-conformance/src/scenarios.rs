@@ -380,23 +380,33 @@ pub async fn concurrent_writes_to_different_keys_are_kept<A: Adapter>(env: &Env<
     }
 }
 
-/// Fifty parallel atomic updates of one value all count.
+/// Fifty parallel atomic updates of one value all count, through `update` and through
+/// `push` (which loads and appends in one store call).
 pub async fn concurrent_updates_are_all_kept<A: Adapter>(env: &Env<A>) {
     let c = env.client();
     c.post("/set/seed", json!(0)).await;
-    let adds = (0..50).map(|i| c.post("/append/cart", json!(i)));
-    for r in join_all(adds).await {
-        assert_eq!(r.status(), 200);
+    for (route, list) in [("/append/cart", "/get/cart"), ("/push/wish", "/get/wish")] {
+        let adds = (0..50).map(|i| c.post(route, json!(i)));
+        for r in join_all(adds).await {
+            assert_eq!(r.status(), 200, "{route}");
+        }
+        let values = c.get(list).await.json();
+        let mut items: Vec<i64> = values
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|v| v.as_i64())
+            .collect();
+        items.sort_unstable();
+        assert_eq!(
+            items,
+            (0..50).collect::<Vec<_>>(),
+            "{route}: parallel updates lost"
+        );
     }
-    let cart = c.get("/get/cart").await.json();
-    let mut items: Vec<i64> = cart
-        .as_array()
-        .expect("a list")
-        .iter()
-        .filter_map(|v| v.as_i64())
-        .collect();
-    items.sort_unstable();
-    assert_eq!(items, (0..50).collect::<Vec<_>>(), "parallel updates lost");
+    // A push onto a value that is no list is refused and changes nothing.
+    assert_eq!(c.post("/push/seed", json!(1)).await.status(), 500);
+    assert_eq!(c.get("/get/seed").await.json(), json!(0));
 }
 
 /// The adapter appends its cookie; cookies the handler set stay.

@@ -35,5 +35,6 @@ pub use sessio_core::expiry::{ExpiryPolicy, Lifetime};
 pub use sessio_core::{LoadStatus, StoreKey, Timestamp};
 pub use session::Session;
 pub use store::{
-    BoxFuture, CasOutcome, Loaded, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
+    append_to_list, BoxFuture, CasOutcome, Loaded, PushOutcome, SessionStore, StoreError,
+    TouchRule, UserSession, WriteOutcome,
 };

@@ -15,7 +15,8 @@ use sessio_core::table::{EntryMut, Table};
 use sessio_core::{StoreKey, StoreWrite, Timestamp};
 
 use crate::store::{
-    BoxFuture, CasOutcome, Loaded, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
+    append_to_list, BoxFuture, CasOutcome, Loaded, PushOutcome, SessionStore, StoreError,
+    TouchRule, UserSession, WriteOutcome,
 };
 
 /// Tables below this many sessions are not worth splitting: a shard's bound would be
@@ -222,6 +223,42 @@ impl MemoryStore {
         }
     }
 
+    fn load_and_push_now(
+        &self,
+        key: &StoreKey,
+        touch: TouchRule,
+        name: &str,
+        element: &[u8],
+    ) -> PushOutcome {
+        let mut shard = self.shard(key);
+        let Some(mut entry) = shard.get_mut(key, touch.now) else {
+            return PushOutcome::Absent;
+        };
+        let record = decode(&entry).filter(|r| !r.meta.is_expired(touch.now));
+        let Some(mut record) = record else {
+            shard.remove(key);
+            return PushOutcome::Absent;
+        };
+        let touched = record.meta.touch_if_due(touch.now, touch.interval);
+        let current = record.values.get(name);
+        let Some(list) = append_to_list(current.map(|v| v.bytes.as_slice()), element) else {
+            if touched {
+                store(&mut entry, &record);
+            }
+            return PushOutcome::NotAList(Loaded { record, touched });
+        };
+        let version = current.map_or(0, |v| v.version) + 1;
+        record.values.insert(
+            name.to_owned(),
+            StoredValue {
+                version,
+                bytes: list,
+            },
+        );
+        store(&mut entry, &record);
+        PushOutcome::Pushed(Loaded { record, touched })
+    }
+
     fn compare_and_set_now(
         &self,
         key: &StoreKey,
@@ -350,6 +387,18 @@ impl SessionStore for MemoryStore {
     ) -> BoxFuture<'a, Result<CasOutcome, StoreError>> {
         Box::pin(std::future::ready(Ok(
             self.compare_and_set_now(key, name, expected, value, now)
+        )))
+    }
+
+    fn load_and_push<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+        name: &'a str,
+        element: &'a [u8],
+    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
+        Box::pin(std::future::ready(Ok(
+            self.load_and_push_now(key, touch, name, element)
         )))
     }
 

@@ -12,7 +12,9 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::codec;
 use crate::manager::{FailurePolicy, SessionManager};
 use crate::response::SessionResponse;
-use crate::store::{CasOutcome, TouchRule, UserSession, WriteOutcome};
+use crate::store::{
+    append_to_list, CasOutcome, PushOutcome, StoreError, TouchRule, UserSession, WriteOutcome,
+};
 use crate::SessionError;
 
 /// How many times a create-only write is retried with a fresh id before giving up.
@@ -120,12 +122,8 @@ impl Session {
         let Some(id) = &self.inner.id else {
             return Ok(Stage::Ready(SessionState::fresh(now, &shared.expiry)));
         };
-        let touch = TouchRule {
-            now,
-            interval: shared.expiry.touch_interval(),
-        };
         let id = KeyedSessionId::from(id.clone());
-        match shared.store.load(id.key(), touch).await {
+        match shared.store.load(id.key(), self.touch_rule()).await {
             Ok(loaded) => {
                 let (record, touched) = match loaded {
                     Some(l) => (Some(l.record), l.touched),
@@ -137,16 +135,34 @@ impl Session {
                 }
                 Ok(Stage::Ready(state))
             }
-            Err(error) => match shared.failure {
-                FailurePolicy::FailClosed => {
-                    tracing::warn!(session = %id.key().fingerprint(), %error, "session store failed while loading");
-                    Err(error.into())
-                }
-                FailurePolicy::FailOpen => {
-                    tracing::warn!(session = %id.key().fingerprint(), %error, "session store failed while loading; continuing as anonymous, read-only");
-                    Ok(Stage::ReadOnly(SessionState::fresh(now, &shared.expiry)))
-                }
-            },
+            Err(error) => self.after_load_error(id.key(), error),
+        }
+    }
+
+    /// The touch rule for this request's load.
+    fn touch_rule(&self) -> TouchRule {
+        TouchRule {
+            now: self.inner.now,
+            interval: self.inner.manager.shared.expiry.touch_interval(),
+        }
+    }
+
+    /// What a failed load leaves: an error (fail-closed) or a read-only anonymous session
+    /// (fail-open).
+    fn after_load_error(&self, key: &StoreKey, error: StoreError) -> Result<Stage, SessionError> {
+        let shared = &self.inner.manager.shared;
+        match shared.failure {
+            FailurePolicy::FailClosed => {
+                tracing::warn!(session = %key.fingerprint(), %error, "session store failed while loading");
+                Err(error.into())
+            }
+            FailurePolicy::FailOpen => {
+                tracing::warn!(session = %key.fingerprint(), %error, "session store failed while loading; continuing as anonymous, read-only");
+                Ok(Stage::ReadOnly(SessionState::fresh(
+                    self.inner.now,
+                    &shared.expiry,
+                )))
+            }
         }
     }
 
@@ -208,22 +224,115 @@ impl Session {
         T: Serialize + DeserializeOwned,
         F: FnMut(Option<T>) -> T,
     {
-        let shared = &self.inner.manager.shared;
         let mut stage = self.loaded().await?;
+        let mut new = None;
+        self.update_bytes(&mut stage, name, |current| {
+            let current = current.map(|b| codec::decode(name, b)).transpose()?;
+            let value = f(current);
+            let bytes = codec::encode(name, &value)?;
+            new = Some(value);
+            Ok(bytes)
+        })
+        .await?;
+        new.ok_or(SessionError::Finished)
+    }
+
+    /// Appends `element` to the list stored as `name` (creating the list) and returns the
+    /// list as it is afterwards. No concurrent request can lose an element, as with
+    /// [`update`](Self::update), and it is cheaper: as the first thing a request does with
+    /// a stored session, it loads the session and appends in one store call
+    /// ([`SessionStore::load_and_push`](crate::SessionStore::load_and_push)), so "add to
+    /// cart" is one round trip to Redis. Once the session is loaded, it is an `update`.
+    ///
+    /// Fails with `Deserialize`, writing nothing, when the value exists but is not a list;
+    /// the elements already in a list are checked against `T` when the list is returned,
+    /// after the store appended (an `update` checks before writing).
+    ///
+    /// The element and the list's items may be different types that share a JSON shape,
+    /// such as `&str` and `String`:
+    ///
+    /// ```no_run
+    /// # async fn add(session: &sessio::Session) -> Result<(), sessio::SessionError> {
+    /// let cart: Vec<String> = session.push("cart", "apple").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn push<E, T>(&self, name: &str, element: &E) -> Result<Vec<T>, SessionError>
+    where
+        E: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let element = codec::encode(name, element)?;
+        let shared = &self.inner.manager.shared;
+        let now = self.inner.now;
+        let mut stage = self.inner.stage.lock().await;
+        if matches!(*stage, Stage::Untouched) {
+            *stage = match &self.inner.id {
+                None => Stage::Ready(SessionState::fresh(now, &shared.expiry)),
+                Some(id) => {
+                    let id = KeyedSessionId::from(id.clone());
+                    let pushed = shared
+                        .store
+                        .load_and_push(id.key(), self.touch_rule(), name, &element)
+                        .await;
+                    match pushed {
+                        Ok(PushOutcome::Pushed(loaded)) => {
+                            let state = SessionState::resume(
+                                id,
+                                Some(loaded.record),
+                                loaded.touched,
+                                now,
+                                &shared.expiry,
+                            );
+                            let list = state.get(name).map(|b| codec::decode(name, b));
+                            *stage = Stage::Ready(state);
+                            return list.unwrap_or_else(|| Err(not_a_list(name)));
+                        }
+                        Ok(PushOutcome::NotAList(loaded)) => {
+                            let state = SessionState::resume(
+                                id,
+                                Some(loaded.record),
+                                loaded.touched,
+                                now,
+                                &shared.expiry,
+                            );
+                            *stage = Stage::Ready(state);
+                            return Err(not_a_list(name));
+                        }
+                        Ok(PushOutcome::Absent) => {
+                            Stage::Ready(SessionState::resume(id, None, false, now, &shared.expiry))
+                        }
+                        Err(error) => self.after_load_error(id.key(), error)?,
+                    }
+                }
+            };
+        }
+        let list = self
+            .update_bytes(&mut stage, name, |current| {
+                append_to_list(current, &element).ok_or_else(|| not_a_list(name))
+            })
+            .await?;
+        codec::decode(name, &list)
+    }
+
+    /// The compare-and-set loop behind `update` and `push`: `next` turns the current bytes
+    /// into the new ones, and runs again after every lost race.
+    async fn update_bytes(
+        &self,
+        stage: &mut Stage,
+        name: &str,
+        mut next: impl FnMut(Option<&[u8]>) -> Result<Vec<u8>, SessionError>,
+    ) -> Result<Vec<u8>, SessionError> {
+        let shared = &self.inner.manager.shared;
         for _ in 0..shared.max_update_attempts {
-            let state = Self::writable(&mut stage)?;
-            let current = state
-                .get(name)
-                .map(|b| codec::decode(name, b))
-                .transpose()?;
-            let new = f(current);
-            let bytes = codec::encode(name, &new)?;
+            let state = Self::writable(stage)?;
+            let bytes = next(state.get(name))?;
             let (Some(expected), Some(key)) = (state.compare_and_set_base(name), state.store_key())
             else {
                 // Not in the store yet (or cleared in this request): nobody else can see
                 // this value, so a local write is already atomic.
-                state.insert(name, bytes);
-                return Ok(new);
+                state.insert(name, bytes.clone());
+                return Ok(bytes);
             };
             match shared
                 .store
@@ -232,7 +341,7 @@ impl Session {
             {
                 CasOutcome::Written(value) => {
                     state.committed(name, value);
-                    return Ok(new);
+                    return Ok(bytes);
                 }
                 CasOutcome::Conflict(value) => state.committed(name, value),
                 CasOutcome::Gone => {
@@ -378,5 +487,13 @@ impl Session {
             .cookie
             .map(|update| shared.cookie.set_cookie(&update, now));
         Ok(SessionResponse::used(set_cookie))
+    }
+}
+
+/// The error for a value that `push` cannot append to.
+fn not_a_list(name: &str) -> SessionError {
+    SessionError::Deserialize {
+        name: name.to_owned(),
+        source: serde::de::Error::custom("the value is not a list"),
     }
 }

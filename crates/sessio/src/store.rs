@@ -51,6 +51,24 @@ pub enum WriteOutcome {
     Gone,
 }
 
+/// How often the provided [`SessionStore::load_and_push`] retries its compare-and-set
+/// before giving up (as many as `update` by default), so that a value rewritten without
+/// pause cannot hang a request.
+const PUSH_ATTEMPTS: u32 = 100;
+
+/// What became of [`SessionStore::load_and_push`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The session was live and the element is appended: the record as it is after the
+    /// append, with the list's new version.
+    Pushed(Loaded),
+    /// The session is live but the value is not a list: nothing was written; the record
+    /// as loaded.
+    NotAList(Loaded),
+    /// No live session under the key: nothing was written.
+    Absent,
+}
+
 /// What became of a compare-and-set on one value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CasOutcome {
@@ -125,6 +143,59 @@ pub trait SessionStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>>;
 
+    /// Loads a live session like [`load`](Self::load) and, atomically with the load,
+    /// appends `element` to the list stored as value `name`, creating `[element]` when the
+    /// value is absent; the list's version goes up by one.
+    ///
+    /// Values are JSON (see the `sessio` codec): a list is a JSON array in compact form,
+    /// and `element` the JSON of one item, so appending is splicing `,element` before the
+    /// closing `]` (see [`append_to_list`]). A value that is not an array is left alone
+    /// ([`PushOutcome::NotAList`]).
+    ///
+    /// This is what makes "add to cart" one round trip that no concurrent request can
+    /// lose. The provided implementation is `load` followed by a `compare_and_set` loop,
+    /// correct for any store but at least two round trips; stores that can run both in one
+    /// step (a script, a lock) override it.
+    fn load_and_push<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+        name: &'a str,
+        element: &'a [u8],
+    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
+        Box::pin(async move {
+            let Some(mut loaded) = self.load(key, touch).await? else {
+                return Ok(PushOutcome::Absent);
+            };
+            for _ in 0..PUSH_ATTEMPTS {
+                let current = loaded.record.values.get(name);
+                let Some(list) = append_to_list(current.map(|v| v.bytes.as_slice()), element)
+                else {
+                    return Ok(PushOutcome::NotAList(loaded));
+                };
+                let expected = current.map(|v| v.version);
+                let (value, done) = match self
+                    .compare_and_set(key, name, expected, Some(&list), touch.now)
+                    .await?
+                {
+                    CasOutcome::Written(value) => (value, true),
+                    CasOutcome::Conflict(value) => (value, false),
+                    CasOutcome::Gone => return Ok(PushOutcome::Absent),
+                };
+                match value {
+                    Some(value) => loaded.record.values.insert(name.to_owned(), value),
+                    None => loaded.record.values.remove(name),
+                };
+                if done {
+                    return Ok(PushOutcome::Pushed(loaded));
+                }
+            }
+            Err(StoreError::Refused(format!(
+                "value {name:?} changed under each of {PUSH_ATTEMPTS} compare-and-set attempts"
+            )))
+        })
+    }
+
     /// Atomically sets (or removes, with `None`) one value if its version is still
     /// `expected` (`None`: the value must be absent). The new version is the old plus one.
     fn compare_and_set<'a>(
@@ -150,4 +221,31 @@ pub trait SessionStore: Send + Sync + 'static {
         except: Option<&'a StoreKey>,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<usize, StoreError>>;
+}
+
+/// Appends one JSON `element` to the compact JSON array `list` (`None`: absent, which
+/// gives `[element]`); `None` when `list` is not an array. What
+/// [`SessionStore::load_and_push`] does to a value, for stores that implement it natively.
+///
+/// ```
+/// use sessio::append_to_list;
+///
+/// assert_eq!(append_to_list(None, b"1").as_deref(), Some(&b"[1]"[..]));
+/// assert_eq!(append_to_list(Some(b"[]"), b"1").as_deref(), Some(&b"[1]"[..]));
+/// assert_eq!(append_to_list(Some(b"[1]"), b"\"a\"").as_deref(), Some(&b"[1,\"a\"]"[..]));
+/// assert_eq!(append_to_list(Some(b"{}"), b"1"), None);
+/// ```
+pub fn append_to_list(list: Option<&[u8]>, element: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(list.map_or(2, <[u8]>::len) + element.len() + 1);
+    match list {
+        None | Some(b"[]") => out.push(b'['),
+        Some(list @ [b'[', .., b']']) => {
+            out.extend_from_slice(&list[..list.len() - 1]);
+            out.push(b',');
+        }
+        Some(_) => return None,
+    }
+    out.extend_from_slice(element);
+    out.push(b']');
+    Some(out)
 }

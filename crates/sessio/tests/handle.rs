@@ -9,8 +9,8 @@ use std::time::Duration;
 use sessio::sessio_core::{StoreKey, StoreWrite, Timestamp};
 use sessio::{
     BoxFuture, CasOutcome, ExpiryPolicy, FailurePolicy, LoadStatus, Loaded, ManualClock,
-    MemoryStore, SessionError, SessionManager, SessionStore, StoreError, TouchRule, UserSession,
-    WriteOutcome,
+    MemoryStore, PushOutcome, SessionError, SessionManager, SessionStore, StoreError, TouchRule,
+    UserSession, WriteOutcome,
 };
 
 #[derive(Default)]
@@ -18,6 +18,7 @@ struct Counts {
     loads: AtomicUsize,
     writes: AtomicUsize,
     cas: AtomicUsize,
+    pushes: AtomicUsize,
 }
 
 /// Counts calls; fails every call while `failing`; reports the first create-only write as
@@ -82,6 +83,19 @@ impl SessionStore for CountingStore {
             self.inner
                 .compare_and_set(key, name, expected, value, now)
                 .await
+        })
+    }
+    fn load_and_push<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+        name: &'a str,
+        element: &'a [u8],
+    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
+        self.counts.pushes.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            self.fail()?;
+            self.inner.load_and_push(key, touch, name, element).await
         })
     }
     fn user_sessions<'a>(
@@ -354,5 +368,161 @@ async fn an_id_collision_is_retried_with_a_fresh_id() {
         again.get::<Vec<String>>("cart").await.unwrap(),
         Some(vec!["apple".to_owned()]),
         "the cookie sent must name the id that was finally stored"
+    );
+}
+
+/// A store that takes the provided `load_and_push` (load, then compare-and-set).
+struct ProvidedPush(MemoryStore);
+
+impl SessionStore for ProvidedPush {
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+    ) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
+        self.0.load(key, touch)
+    }
+    fn write<'a>(
+        &'a self,
+        delete: Option<&'a StoreKey>,
+        write: Option<&'a StoreWrite>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>> {
+        self.0.write(delete, write, now)
+    }
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        name: &'a str,
+        expected: Option<u64>,
+        value: Option<&'a [u8]>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<CasOutcome, StoreError>> {
+        // Yield first, so that concurrent pushes really race.
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            self.0
+                .compare_and_set(key, name, expected, value, now)
+                .await
+        })
+    }
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+        self.0.user_sessions(user, now)
+    }
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        except: Option<&'a StoreKey>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        self.0.revoke_user(user, except, now)
+    }
+}
+
+/// Fifty requests pushing in parallel on one session; returns the sorted list.
+async fn push_fifty(manager: &SessionManager, cookie: &str) -> Vec<u32> {
+    let tasks: Vec<_> = (0..50u32)
+        .map(|i| {
+            let (manager, cookie) = (manager.clone(), cookie.to_owned());
+            tokio::spawn(async move {
+                let s = manager.start([cookie.as_bytes()]);
+                let list: Vec<u32> = s.push("cart", &i).await.unwrap();
+                assert!(list.contains(&i), "the returned list holds the new element");
+                s.finish().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = manager.start([cookie.as_bytes()]);
+    let mut cart: Vec<u32> = s.get("cart").await.unwrap().unwrap();
+    cart.sort_unstable();
+    cart
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_is_one_store_call_and_parallel_pushes_all_count() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+    let before = (w.calls(), w.counts.pushes.load(Ordering::SeqCst));
+    assert_eq!(
+        push_fifty(&w.manager, &cookie).await,
+        (0..50).collect::<Vec<_>>()
+    );
+    let ((loads, writes, cas), pushes) = (w.calls(), w.counts.pushes.load(Ordering::SeqCst));
+    assert_eq!(pushes - before.1, 50, "one load_and_push per request");
+    assert_eq!(
+        (loads - before.0 .0, writes - before.0 .1, cas - before.0 .2),
+        (1, 0, 0),
+        "and nothing else (the one load is the final check)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provided_load_and_push_keeps_parallel_pushes_too() {
+    let store = ProvidedPush(MemoryStore::default());
+    let manager = SessionManager::builder(store).build().unwrap();
+    let s = manager.start(std::iter::empty());
+    s.insert("user", "ada").await.unwrap();
+    let cookie = s.finish().await.unwrap().set_cookie().unwrap().to_owned();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(
+        push_fifty(&manager, &cookie).await,
+        (0..50).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn push_creates_a_session_and_refuses_a_value_that_is_no_list() {
+    let w = world(FailurePolicy::FailClosed);
+    // No cookie: a new session holding the one-element list.
+    let s = w.manager.start(std::iter::empty());
+    let list: Vec<String> = s.push("cart", "apple").await.unwrap();
+    assert_eq!(list, ["apple"]);
+    let cookie = s.finish().await.unwrap().set_cookie().unwrap().to_owned();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+
+    let s = w.manager.start([cookie.as_bytes()]);
+    s.insert("user", "ada").await.unwrap();
+    s.finish().await.unwrap();
+    let s = w.manager.start([cookie.as_bytes()]);
+    let err = s.push::<_, String>("user", "x").await.unwrap_err();
+    assert!(
+        matches!(err, SessionError::Deserialize { ref name, .. } if name == "user"),
+        "{err}"
+    );
+    // Nothing written: the value is as it was, and the session still works.
+    assert_eq!(
+        s.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+    let list: Vec<String> = s.push("cart", "pear").await.unwrap();
+    assert_eq!(list, ["apple", "pear"]);
+    s.finish().await.unwrap();
+
+    // Once loaded, a push is a compare-and-set.
+    let cas = w.calls().2;
+    let s = w.manager.start([cookie.as_bytes()]);
+    s.get::<String>("user").await.unwrap();
+    let list: Vec<String> = s.push("cart", "fig").await.unwrap();
+    assert_eq!(list, ["apple", "pear", "fig"]);
+    assert_eq!(w.calls().2 - cas, 1);
+    s.finish().await.unwrap();
+
+    // An unknown cookie: a new session (new id), not the attacker's id.
+    let s = w
+        .manager
+        .start([b"id=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".as_slice()]);
+    let list: Vec<u8> = s.push("cart", &7u8).await.unwrap();
+    assert_eq!(list, [7]);
+    let set = s.finish().await.unwrap().set_cookie().unwrap().to_owned();
+    assert!(
+        !set.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        "{set}"
     );
 }

@@ -7,7 +7,7 @@ use actix_web::error::{InternalError, JsonPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use cart_common::{
-    add_item, bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
+    bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
 };
 use serde_json::Value;
 use sessio_actix::{Error, Session, SessionMiddleware};
@@ -100,7 +100,7 @@ async fn cart(session: Session) -> Result<HttpResponse, Error> {
 
 /// `POST /cart`: appends an item atomically, so concurrent adds are all kept.
 async fn add_to_cart(session: Session, add: web::Json<AddItem>) -> Result<HttpResponse, Error> {
-    let items = session.update(CART, add_item(&add.item)).await?;
+    let items: Vec<String> = session.push(CART, &add.item).await?;
     Ok(HttpResponse::Ok().json(cart_common::items(&items)))
 }
 

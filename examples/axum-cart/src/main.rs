@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cart_common::{
-    add_item, bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
+    bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -97,7 +97,7 @@ async fn add_to_cart(
     session: Session,
     JsonBody(add): JsonBody<AddItem>,
 ) -> Result<Json<Value>, SessionError> {
-    let items = session.update(CART, add_item(&add.item)).await?;
+    let items: Vec<String> = session.push(CART, &add.item).await?;
     Ok(Json(cart_common::items(&items)))
 }
 

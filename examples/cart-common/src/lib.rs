@@ -107,15 +107,6 @@ pub struct AddItem {
     pub item: String,
 }
 
-/// Appends `item` to a cart, for `Session::update`.
-pub fn add_item(item: &str) -> impl FnMut(Option<Vec<String>>) -> Vec<String> + '_ {
-    move |cart| {
-        let mut cart = cart.unwrap_or_default();
-        cart.push(item.to_owned());
-        cart
-    }
-}
-
 /// `{"ok":true}`.
 pub fn ok() -> Value {
     json!({"ok": true})

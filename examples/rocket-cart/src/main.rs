@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::process::ExitCode;
 
 use cart_common::{
-    add_item, bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
+    bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
 };
 use rocket::config::{LogLevel, Shutdown, Sig};
 use rocket::fairing::AdHoc;
@@ -110,7 +110,7 @@ async fn add_to_cart(session: Session, add: JsonBody<'_, AddItem>) -> Reply {
         Ok(Json(add)) => add,
         Err(error) => return Ok(json(bad_request(error))),
     };
-    let items = session.update(CART, add_item(&add.item)).await?;
+    let items: Vec<String> = session.push(CART, &add.item).await?;
     Ok((Status::Ok, Json(cart_common::items(&items))))
 }
 

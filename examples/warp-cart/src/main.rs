@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use cart_common::{
-    add_item, bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
+    bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
 };
 use serde_json::Value;
 use sessio::{Session, SessionManager};
@@ -118,7 +118,7 @@ async fn cart(session: Session) -> Result<Response, SessionRejection> {
 
 /// `POST /cart`: appends an item atomically, so concurrent adds are all kept.
 async fn add_to_cart(session: Session, add: AddItem) -> Result<Response, SessionRejection> {
-    let items = session.update(CART, add_item(&add.item)).await?;
+    let items: Vec<String> = session.push(CART, &add.item).await?;
     Ok(json((200, cart_common::items(&items))))
 }
 
