@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{cargo, conformance, execute, no_std, redis, shown, soak};
+use crate::{bench, cargo, conformance, execute, no_std, redis, shown, soak};
 
-const STEPS: usize = 7;
+const STEPS: usize = 8;
 const FMT: &[&str] = &["fmt", "--all", "--", "--check"];
 const CLIPPY: &[&str] = &[
     "clippy",
@@ -28,12 +28,15 @@ pub(crate) fn run() -> Result<(), String> {
     ci.step("clippy", &shown(&cargo(CLIPPY)), || {
         execute(&mut cargo(CLIPPY))
     })?;
-    let url = ci.step("redis", "cargo xtask redis", redis::ensure)?;
-    println!("    using {url}");
+    let (url, cluster_urls) = ci.step("redis", "cargo xtask redis", || {
+        Ok((redis::ensure()?, redis::ensure_cluster()?))
+    })?;
+    println!("    using {url} and the cluster {cluster_urls}");
 
     // Without Redis the tests skip loudly; in CI a missing Redis must fail them instead.
     let redis_env = [
         ("SESSIO_REDIS_URL", url.as_str()),
+        ("SESSIO_REDIS_CLUSTER_URLS", cluster_urls.as_str()),
         ("SESSIO_REQUIRE_REDIS", "1"),
     ];
     let mut tests = cargo(TESTS);
@@ -52,6 +55,11 @@ pub(crate) fn run() -> Result<(), String> {
         .concat();
     let reproduce = format!("{env_prefix}cargo xtask conformance");
     ci.step("conformance", &reproduce, || conformance::run(&redis_env))?;
+    // On the debug build the tests made, so it only checks that every server still starts
+    // and answers under load; its numbers mean nothing.
+    ci.step("bench --quick", "cargo xtask bench --quick", || {
+        bench::run(bench::Mode::Quick)
+    })?;
     ci.step("soak", "cargo xtask soak --secs 60", || {
         soak::run(Duration::from_secs(60))
     })?;

@@ -4,18 +4,25 @@
 //! --no-run` (so the artifacts of the workspace test build are reused, not rebuilt per
 //! package), runs each test binary, reads the `test memory::… ok` lines, and
 //! prints one row per scenario and one column per adapter and store. Any failure, and any
-//! scenario that did not run in some column, fails the command. Redis is started first
-//! when none answers, so the Redis columns never silently skip.
+//! scenario that did not run in some column, fails the command. Redis and the Redis
+//! Cluster are started first when they do not answer, so their columns never silently
+//! skip.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
 use crate::{cargo, redis};
 
-const STORES: [&str; 2] = ["memory", "redis"];
+/// The suite's test modules (one per store), and the column name each gets.
+const STORES: [(&str, &str); 3] = [
+    ("memory", "memory"),
+    ("redis", "redis"),
+    ("redis_cluster", "redis-cluster"),
+];
 
-/// Runs the suite with `env` added to the test processes' environment; with an empty
-/// `env`, makes sure Redis answers and requires it.
+/// Runs the suite with `env` added to the test processes' environment. With an empty
+/// `env`, makes sure Redis answers and requires it; whatever `env` holds, makes sure a
+/// Redis Cluster answers unless it names one in `SESSIO_REDIS_CLUSTER_URLS`.
 pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
     let mut env: Vec<(String, String)> = env
         .iter()
@@ -25,6 +32,10 @@ pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
         let url = redis::ensure()?;
         env.push(("SESSIO_REDIS_URL".into(), url));
         env.push(("SESSIO_REQUIRE_REDIS".into(), "1".into()));
+    }
+    if !env.iter().any(|(k, _)| k == "SESSIO_REDIS_CLUSTER_URLS") {
+        let urls = redis::ensure_cluster()?;
+        env.push(("SESSIO_REDIS_CLUSTER_URLS".into(), urls));
     }
     let binaries = build(&env)?;
     if binaries.is_empty() {
@@ -43,7 +54,7 @@ pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
             .output()
             .map_err(|e| format!("cannot run {binary} ({package}): {e}"))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
-        for store in STORES {
+        for (_, store) in STORES {
             columns.push(format!("{adapter}/{store}"));
         }
         for line in stdout.lines() {
@@ -53,12 +64,12 @@ pub(crate) fn run(env: &[(&str, &str)]) -> Result<(), String> {
             let Some((name, verdict)) = rest.split_once(" ... ") else {
                 continue;
             };
-            let Some((store, scenario)) = name.split_once("::") else {
+            let Some((module, scenario)) = name.split_once("::") else {
                 continue;
             };
-            if !STORES.contains(&store) {
+            let Some(&(_, store)) = STORES.iter().find(|(m, _)| *m == module) else {
                 continue;
-            }
+            };
             let passed = verdict.trim() == "ok";
             if !passed {
                 failures.push(format!("{adapter}/{store}: {scenario}"));

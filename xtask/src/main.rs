@@ -24,9 +24,10 @@ usage: cargo xtask <command>
 commands:
   ci             everything CI checks, in order, stopping at the first failure:
                  rustfmt, clippy, Redis, tests + doc tests, no-std, conformance,
-                 and a 60 s soak
+                 a quick bench and a 60 s soak
   no-std         link sessio-core into a #![no_std] binary and run it
-  redis          make sure a Redis server answers (starting one if needed); print its URL
+  redis          make sure a Redis server and a three-node Redis Cluster answer (starting
+                 them if needed); print SESSIO_REDIS_URL=… and SESSIO_REDIS_CLUSTER_URLS=…
   conformance    run the adapter conformance suite
   bench [--quick]
                  the published benchmark: bare frameworks, sessio and the peers on

@@ -1,8 +1,13 @@
-//! `cargo xtask redis`: make sure a Redis server answers, starting one if none does.
+//! `cargo xtask redis`: make sure a Redis server and a Redis Cluster answer, starting them
+//! if they do not; prints `SESSIO_REDIS_URL=…` and `SESSIO_REDIS_CLUSTER_URLS=…`, the
+//! variables the tests read.
 //!
-//! Order: `SESSIO_REDIS_URL` if set; else a server on 127.0.0.1:6379; else one an earlier
-//! run started under `target/redis`; else a new `redis-server` there, on 6379 if free.
-//! A server started here keeps running; stop it with `redis-cli -p <port> shutdown nosave`.
+//! The single server: `SESSIO_REDIS_URL` if set; else a server on 127.0.0.1:6379; else one
+//! an earlier run started under `target/redis`; else a new `redis-server` there, on 6379 if
+//! free. The cluster: see [`cluster`]. What is started here keeps running; stop a server
+//! with `redis-cli -p <port> shutdown nosave`.
+
+mod cluster;
 
 use std::fs;
 use std::io::{self, ErrorKind, Read, Write};
@@ -18,8 +23,16 @@ const START_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn run() -> Result<(), String> {
     let url = ensure()?;
-    println!("{url}");
+    let cluster_urls = ensure_cluster()?;
+    println!("SESSIO_REDIS_URL={url}");
+    println!("SESSIO_REDIS_CLUSTER_URLS={cluster_urls}");
     Ok(())
+}
+
+/// The node URLs, comma-separated, of a healthy three-primary Redis Cluster (the value of
+/// `SESSIO_REDIS_CLUSTER_URLS`, which the cluster tests read); starts one if needed.
+pub(crate) fn ensure_cluster() -> Result<String, String> {
+    cluster::ensure()
 }
 
 /// The URL of a Redis server that answers `PING`; starts one if needed.

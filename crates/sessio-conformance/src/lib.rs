@@ -84,7 +84,8 @@ pub struct Env<A: Adapter> {
 
 impl<A: Adapter> Env<A> {
     /// Builds the world over a store of `kind`; `None` when that store is not available
-    /// here (Redis on a laptop without one; the reason is printed loudly).
+    /// here (Redis or a Redis Cluster on a laptop without one; the reason is printed
+    /// loudly).
     pub async fn new(kind: StoreKind) -> Option<Self> {
         let inner = kind.open().await?;
         let store = Arc::new(FlakyStore::new(inner));
@@ -138,7 +139,8 @@ pub const SCENARIOS: &[&str] = &[
 ];
 
 /// Stamps out the suite for an adapter: one `#[test]` per scenario and store, in modules
-/// `memory` and `redis`. `$run` drives a future to completion on the framework's runtime.
+/// `memory`, `redis` and `redis_cluster`. `$run` drives a future to completion on the
+/// framework's runtime.
 ///
 /// ```ignore
 /// sessio_conformance::conformance_suite!(adapter = MyAdapter, run = my_runtime_block_on);
@@ -155,6 +157,11 @@ macro_rules! conformance_suite {
             #[allow(unused_imports)]
             use super::*;
             $crate::__conformance_scenarios!(Redis, $adapter, $run);
+        }
+        mod redis_cluster {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__conformance_scenarios!(RedisCluster, $adapter, $run);
         }
     };
 }

@@ -17,11 +17,27 @@ pub enum StoreKind {
     Memory,
     /// `sessio_redis::RedisStore` at `SESSIO_REDIS_URL` (default `redis://127.0.0.1:6379/`).
     Redis,
+    /// `sessio_redis::RedisStore` on the Redis Cluster whose node URLs
+    /// `SESSIO_REDIS_CLUSTER_URLS` lists, comma-separated (no default: `cargo xtask redis`
+    /// starts one and prints the variable).
+    RedisCluster,
 }
 
 /// The Redis URL tests use.
 pub fn redis_url() -> String {
     std::env::var("SESSIO_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned())
+}
+
+/// The Redis Cluster node URLs tests use, if `SESSIO_REDIS_CLUSTER_URLS` names any.
+pub fn redis_cluster_urls() -> Option<Vec<String>> {
+    let urls = std::env::var("SESSIO_REDIS_CLUSTER_URLS").ok()?;
+    let urls: Vec<String> = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!urls.is_empty()).then_some(urls)
 }
 
 /// Whether Redis tests must run (CI) rather than skip.
@@ -38,25 +54,57 @@ impl StoreKind {
             ))),
             StoreKind::Redis => {
                 let url = redis_url();
-                let prefix = format!("sessio-test:{:016x}:", rand::random::<u64>());
-                let config = sessio_redis::RedisConfig::default()
-                    .with_key_prefix(prefix)
-                    .with_timeout(Duration::from_secs(2));
-                match sessio_redis::RedisStore::connect(&url, config).await {
-                    Ok(store) => Some(Arc::new(store)),
-                    Err(error) if redis_required() => {
-                        panic!("Redis required (SESSIO_REQUIRE_REDIS=1) but {url} failed: {error}")
-                    }
-                    Err(error) => {
-                        eprintln!(
-                            "\n!!! SKIPPED: no Redis at {url} ({error}); set SESSIO_REDIS_URL or run `cargo xtask redis` !!!\n"
-                        );
-                        None
-                    }
-                }
+                let connected = sessio_redis::RedisStore::connect(&url, test_config()).await;
+                Self::connected(connected, &url, "SESSIO_REDIS_URL")
+            }
+            StoreKind::RedisCluster => {
+                let Some(urls) = redis_cluster_urls() else {
+                    assert!(
+                        !redis_required(),
+                        "Redis required (SESSIO_REQUIRE_REDIS=1) but SESSIO_REDIS_CLUSTER_URLS \
+                         is not set; `cargo xtask redis` starts a cluster and prints it"
+                    );
+                    eprintln!(
+                        "\n!!! SKIPPED: SESSIO_REDIS_CLUSTER_URLS is not set; run `cargo xtask redis` and set it !!!\n"
+                    );
+                    return None;
+                };
+                let connected =
+                    sessio_redis::RedisStore::connect_cluster(&urls, test_config()).await;
+                Self::connected(connected, &urls.join(","), "SESSIO_REDIS_CLUSTER_URLS")
             }
         }
     }
+
+    /// The store, or, when it could not connect, a panic if Redis is required and else a
+    /// loud skip.
+    fn connected(
+        connected: Result<sessio_redis::RedisStore, StoreError>,
+        url: &str,
+        variable: &str,
+    ) -> Option<Arc<dyn SessionStore>> {
+        match connected {
+            Ok(store) => Some(Arc::new(store)),
+            Err(error) if redis_required() => {
+                panic!("Redis required (SESSIO_REQUIRE_REDIS=1) but {url} failed: {error}")
+            }
+            Err(error) => {
+                eprintln!(
+                    "\n!!! SKIPPED: no Redis at {url} ({error}); set {variable} or run `cargo xtask redis` !!!\n"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A unique key prefix, so tests sharing a Redis never see each other's keys, and a
+/// timeout that a loaded CI machine meets.
+fn test_config() -> sessio_redis::RedisConfig {
+    let prefix = format!("sessio-test:{:016x}:", rand::random::<u64>());
+    sessio_redis::RedisConfig::default()
+        .with_key_prefix(prefix)
+        .with_timeout(Duration::from_secs(2))
 }
 
 /// Wraps a store; while [`FlakyStore::set_failing`] is on, every call fails with

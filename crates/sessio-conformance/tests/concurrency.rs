@@ -1,8 +1,9 @@
 //! Concurrent requests through `SessionManager` and `Session` as an adapter drives them,
 //! on a multi-thread runtime, against every store: parallel `update`s of one value lose
 //! nothing, parallel sessions never see each other's data, and a destroyed session is not
-//! resurrected by a request that saves it afterwards. Redis skips loudly when none answers,
-//! unless `SESSIO_REQUIRE_REDIS=1`.
+//! resurrected by a request that saves it afterwards. Redis (and the Redis Cluster of
+//! `SESSIO_REDIS_CLUSTER_URLS`) skips loudly when none answers, unless
+//! `SESSIO_REQUIRE_REDIS=1`.
 #![allow(missing_docs)]
 
 use std::sync::Arc;
@@ -191,6 +192,14 @@ macro_rules! for_every_store {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $scenario() {
                     super::$scenario(super::StoreKind::Redis).await;
+                }
+            )+
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario(super::StoreKind::RedisCluster).await;
                 }
             )+
         }

@@ -8,7 +8,7 @@ use sessio_core::machine::Changes;
 use sessio_core::record::SessionMeta;
 use sessio_core::{StoreKey, StoreWrite, Timestamp};
 
-use crate::keys::{user_digest, Keys};
+use crate::keys::{member, user_suffix, Keys};
 
 /// Timestamps and durations are clamped to the last second of year 9999: Lua counts in
 /// doubles, and `EXPIREAT` refuses what overflows milliseconds. Later than that is
@@ -41,7 +41,8 @@ fn secs(t: Timestamp) -> u64 {
     t.unix_secs().min(MAX_SECS)
 }
 
-/// A session's meta as hash fields: `m`, `idle`, `abs`, `c`, `u` (`""` when unbound).
+/// A session's meta as hash fields: `m`, `idle`, `abs`, `c`, `u` (the user index suffix,
+/// `""` when unbound).
 struct MetaFields {
     m: Vec<u8>,
     idle: u64,
@@ -59,7 +60,7 @@ impl MetaFields {
             idle: meta.lifetime.idle_timeout().map_or(0, |d| d.as_secs()),
             abs: meta.absolute_deadline().map_or(0, secs),
             created: secs(meta.created_at),
-            user: meta.user.as_deref().map(user_digest).unwrap_or_default(),
+            user: meta.user.as_deref().map(user_suffix).unwrap_or_default(),
         }
     }
 }
@@ -73,6 +74,17 @@ pub(crate) fn load(keys: &Keys, key: &StoreKey, touch: TouchRule) -> Call {
     call.arg(keys.prefix())
         .num(secs(touch.now))
         .num(ceil_secs(touch.interval));
+    call
+}
+
+/// `load.lua` with a touch interval no session reaches: reads a live session and changes
+/// nothing (the first step of a rotation across hash slots).
+pub(crate) fn peek(keys: &Keys, key: &StoreKey, now: Timestamp) -> Call {
+    let mut call = Call {
+        keys: vec![keys.session(key)],
+        args: Vec::with_capacity(3),
+    };
+    call.arg(keys.prefix()).num(secs(now)).num(MAX_SECS);
     call
 }
 
@@ -137,6 +149,41 @@ pub(crate) fn write(
     call
 }
 
+/// `write.lua` op `M`: creates `to` from the hash `fields` read from the old session
+/// (`HGETALL` order: name, value, ...), then applies `changes`.
+pub(crate) fn move_in(
+    keys: &Keys,
+    to: &StoreKey,
+    fields: &[Vec<u8>],
+    changes: &Changes,
+    now: Timestamp,
+) -> Call {
+    let mut call = Call {
+        keys: vec![keys.session(to)],
+        args: Vec::with_capacity(fields.len() + 16),
+    };
+    call.arg(keys.prefix())
+        .num(secs(now))
+        .flag(false)
+        .arg("M")
+        .arg(fields.len().to_string());
+    for field in fields {
+        call.arg(field.as_slice());
+    }
+    push_changes(&mut call, changes);
+    call
+}
+
+/// `write.lua` op `X`: deletes the live session `from` and its index entry.
+pub(crate) fn take_out(keys: &Keys, from: &StoreKey, now: Timestamp) -> Call {
+    let mut call = Call {
+        keys: vec![keys.session(from)],
+        args: Vec::with_capacity(4),
+    };
+    call.arg(keys.prefix()).num(secs(now)).flag(false).arg("X");
+    call
+}
+
 fn push_changes(call: &mut Call, changes: &Changes) {
     call.flag(changes.meta.is_some());
     match &changes.meta {
@@ -185,12 +232,12 @@ pub(crate) fn compare_and_set(
 
 /// `user_sessions.lua`.
 pub(crate) fn user_sessions(keys: &Keys, user: &str, now: Timestamp) -> Call {
-    let digest = user_digest(user);
+    let suffix = user_suffix(user);
     let mut call = Call {
-        keys: vec![keys.user_index(&digest)],
+        keys: vec![keys.user_index(&suffix)],
         args: Vec::with_capacity(3),
     };
-    call.arg(keys.prefix()).num(secs(now)).arg(digest);
+    call.arg(keys.prefix()).num(secs(now)).arg(suffix);
     call
 }
 
@@ -201,16 +248,15 @@ pub(crate) fn revoke_user(
     except: Option<&StoreKey>,
     now: Timestamp,
 ) -> Call {
-    let digest = user_digest(user);
+    let suffix = user_suffix(user);
     let mut call = Call {
-        keys: vec![keys.user_index(&digest)],
+        keys: vec![keys.user_index(&suffix)],
         args: Vec::with_capacity(4),
     };
-    call.arg(keys.prefix()).num(secs(now)).arg(digest).arg(
-        except
-            .map(|k| k.to_hex().as_str().to_owned())
-            .unwrap_or_default(),
-    );
+    call.arg(keys.prefix())
+        .num(secs(now))
+        .arg(suffix)
+        .arg(except.map(member).unwrap_or_default());
     call
 }
 
@@ -226,6 +272,10 @@ mod tests {
             .collect()
     }
 
+    fn keys() -> Keys {
+        Keys::new("p:").unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn meta() -> SessionMeta {
         let lifetime = Lifetime::new(
             Some(Duration::from_secs(60)),
@@ -239,7 +289,7 @@ mod tests {
 
     #[test]
     fn update_is_flat_triples_after_the_header() {
-        let keys = Keys::new("p:");
+        let keys = keys();
         let key = StoreKey::from_bytes([1; 32]);
         let changes = Changes {
             meta: None,
@@ -265,19 +315,70 @@ mod tests {
     }
 
     #[test]
+    fn a_move_carries_the_read_hash_then_the_changes() {
+        let keys = keys();
+        let (from, to) = (StoreKey::from_bytes([1; 32]), StoreKey::from_bytes([2; 32]));
+        let fields = vec![
+            b"ls".to_vec(),
+            b"1000".to_vec(),
+            b"v:a".to_vec(),
+            b"x".to_vec(),
+        ];
+        let changes = Changes {
+            meta: None,
+            last_seen: Timestamp::from_unix_secs(1010),
+            cleared: false,
+            values: vec![("b".into(), Some(b"y".to_vec()))],
+        };
+        let call = move_in(
+            &keys,
+            &to,
+            &fields,
+            &changes,
+            Timestamp::from_unix_secs(1010),
+        );
+        assert_eq!(call.keys, vec![keys.session(&to)]);
+        assert_eq!(
+            text(&call),
+            [
+                "p:", "1010", "0", "M", "4", "ls", "1000", "v:a", "x", "0", "", "", "", "", "",
+                "1010", "0", "b", "s", "y"
+            ]
+        );
+        let call = take_out(&keys, &from, Timestamp::from_unix_secs(1010));
+        assert_eq!(call.keys, vec![keys.session(&from)]);
+        assert_eq!(text(&call), ["p:", "1010", "0", "X"]);
+        let peek = peek(&keys, &from, Timestamp::from_unix_secs(1010));
+        assert_eq!(text(&peek), ["p:", "1010", &MAX_SECS.to_string()]);
+    }
+
+    #[test]
+    fn user_calls_name_the_index_and_members_with_the_tag() {
+        let keys = keys();
+        let suffix = user_suffix("ada");
+        let keep = StoreKey::from_bytes([3; 32]);
+        let call = revoke_user(&keys, "ada", Some(&keep), Timestamp::from_unix_secs(5));
+        assert_eq!(call.keys, vec![format!("p:u:{suffix}")]);
+        assert_eq!(text(&call), ["p:", "5", suffix.as_str(), &member(&keep)]);
+        assert_eq!(keys.session(&keep), format!("p:s:{}", member(&keep)));
+        let call = user_sessions(&keys, "ada", Timestamp::from_unix_secs(5));
+        assert_eq!(text(&call), ["p:", "5", suffix.as_str()]);
+    }
+
+    #[test]
     fn meta_fields_carry_the_deadlines_and_a_user_digest() {
         let mut meta = meta();
         meta.user = Some("ada".into());
         let fields = MetaFields::new(&meta);
         assert_eq!((fields.idle, fields.abs, fields.created), (60, 4600, 1000));
-        assert_eq!(fields.user, user_digest("ada"));
+        assert_eq!(fields.user, user_suffix("ada"));
         assert_eq!(ceil_secs(Duration::from_millis(1500)), 2);
         assert_eq!(ceil_secs(Duration::from_secs(2)), 2);
     }
 
     #[test]
     fn far_futures_are_clamped() {
-        let keys = Keys::new("p:");
+        let keys = keys();
         let touch = TouchRule {
             now: Timestamp::MAX,
             interval: Duration::from_secs(1),

@@ -17,7 +17,10 @@ use std::time::Duration;
 #[non_exhaustive]
 pub struct RedisConfig {
     /// Put in front of every key this store writes (default `"sessio:"`), so that several
-    /// applications, or tests, can share one Redis database.
+    /// applications, or tests, can share one Redis database. Must not contain `{` or `}`:
+    /// Redis Cluster places a key by the first `{...}` in its name, which has to be the
+    /// session's shard tag (see the [crate docs](crate#layout)); the store's constructors
+    /// refuse such a prefix.
     pub key_prefix: String,
     /// The longest any store call (and [`RedisStore::connect`](crate::RedisStore::connect))
     /// may take, retries and reconnects included; past it the call fails with

@@ -6,7 +6,8 @@ use sessio::StoreError;
 use crate::reply::BadReply;
 
 /// Sorts a Redis error into the store's error kinds:
-/// - cannot talk to Redis (I/O, refused, dropped, loading, failover) → `Unavailable`;
+/// - cannot talk to Redis (I/O, refused, dropped, loading, failover, a cluster slot on the
+///   move) → `Unavailable`;
 /// - Redis declines to write (`OOM`, `READONLY`, `MISCONF`, `NOPERM`) → `Refused`;
 /// - anything else (type errors, script errors, unexpected replies) → `Protocol`.
 pub(crate) fn from_redis(op: &'static str, err: &RedisError) -> StoreError {
@@ -22,7 +23,9 @@ pub(crate) fn from_redis(op: &'static str, err: &RedisError) -> StoreError {
             ServerErrorKind::BusyLoading
             | ServerErrorKind::TryAgain
             | ServerErrorKind::ClusterDown
-            | ServerErrorKind::MasterDown,
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::Moved
+            | ServerErrorKind::Ask,
         ) => StoreError::Unavailable(message),
         ErrorKind::Server(
             ServerErrorKind::ReadOnly | ServerErrorKind::NoPerm | ServerErrorKind::ExecAbort,
@@ -32,6 +35,28 @@ pub(crate) fn from_redis(op: &'static str, err: &RedisError) -> StoreError {
         }
         _ => StoreError::Protocol(message),
     }
+}
+
+/// Whether Redis certainly did not run the command: a cluster node that does not serve the
+/// key's slot (now or yet), a cluster without a quorum, a node still loading, a replica
+/// (a write after failover, before the client saw the new primary), or no connection to
+/// send it on. Only such failures are worth retrying: after an I/O error the script may
+/// have run, and running a write twice is not harmless (a compare-and-set would conflict
+/// with its own write and the caller re-apply its change).
+pub(crate) fn did_not_run(err: &RedisError) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::ClusterConnectionNotFound
+            | ErrorKind::Server(
+                ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::BusyLoading
+                    | ServerErrorKind::ReadOnly
+            )
+    )
 }
 
 /// Error codes of a server that works but will not take the write. A script passes on
@@ -62,5 +87,39 @@ mod tests {
         assert!(matches!(from_redis("write", &oom), StoreError::Refused(_)));
         let ty = RedisError::from((ErrorKind::UnexpectedReturnType, "bad"));
         assert!(matches!(from_redis("write", &ty), StoreError::Protocol(_)));
+        let moved = RedisError::from((ErrorKind::Server(ServerErrorKind::Moved), "moved"));
+        assert!(matches!(
+            from_redis("load", &moved),
+            StoreError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn only_failures_before_the_script_ran_are_retried() {
+        let server = |kind| RedisError::from((ErrorKind::Server(kind), "from the server"));
+        for kind in [
+            ServerErrorKind::Moved,
+            ServerErrorKind::Ask,
+            ServerErrorKind::TryAgain,
+            ServerErrorKind::ClusterDown,
+            ServerErrorKind::BusyLoading,
+            ServerErrorKind::ReadOnly,
+        ] {
+            assert!(did_not_run(&server(kind)), "{kind:?}");
+        }
+        for kind in [
+            ServerErrorKind::ResponseError,
+            ServerErrorKind::NoScript,
+            ServerErrorKind::CrossSlot,
+        ] {
+            assert!(!did_not_run(&server(kind)), "{kind:?}");
+        }
+        let oom = redis::make_extension_error("OOM".to_owned(), None);
+        assert!(!did_not_run(&oom));
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(
+            !did_not_run(&io),
+            "the script may have run before the connection broke"
+        );
     }
 }

@@ -20,34 +20,47 @@
 //! ```
 //!
 //! # Layout
-//! Key names hold digests only, never a session id or a user name:
+//! Key names hold digests and shard tags only, never a session id or a user name (a shard
+//! tag is two bytes of the id, which leaves the other 240 random bits unknown; see
+//! [`sessio_core::ShardTag`]):
 //!
 //! | Key | Type | Content |
 //! |---|---|---|
-//! | `{prefix}s:{hex}` | hash | one session; `hex` is the 64-hex [`StoreKey`](sessio_core::StoreKey) |
-//! | `{prefix}u:{digest}` | sorted set | a user's sessions: members are session `hex`, scores their deadlines |
+//! | `{prefix}s:{TTTT}<60 hex>` | hash | one session: its [`StoreKey`](sessio_core::StoreKey) in hex, the last four digits (its [`ShardTag`](sessio_core::ShardTag)) moved to the front in braces |
+//! | `{prefix}u:{TTTT}<64 hex>` | sorted set | a user's sessions: `TTTT` is [`ShardTag::for_user`](sessio_core::ShardTag::for_user), then a digest of the user name; members are session names without `{prefix}s:`, scores their deadlines |
+//!
+//! `{TTTT}` is a Redis Cluster *hash tag*: the cluster places a key by those four digits
+//! alone. Sessio gives a session bound to a user an id with that user's tag, so a user's
+//! index and all of the user's sessions share one hash slot (see
+//! [Redis Cluster](#redis-cluster)). For the same reason a key prefix must not contain `{`
+//! or `}`: the constructors refuse one.
 //!
 //! A session hash has the fields `m` (the versioned binary `SessionMeta`), `ls` (last
 //! activity), `idle` (idle timeout), `abs` (absolute deadline), `c` (creation time), all
-//! in decimal unix seconds so the scripts can read them, `u` (the user index digest, when
-//! bound), and per value `v:<name>` (its bytes) and `n:<name>` (its version). Redis expires
-//! the hash itself at the session's deadline (`EXPIREAT`), and a user index at its last
-//! member's deadline; each index write also drops members whose deadline passed.
+//! in decimal unix seconds so the scripts can read them, `u` (the user index name after
+//! `{prefix}u:`, when bound), and per value `v:<name>` (its bytes) and `n:<name>` (its
+//! version). Redis expires the hash itself at the session's deadline (`EXPIREAT`), and a
+//! user index at its last member's deadline; each index write also drops members whose
+//! deadline passed.
 //!
 //! # Round trips
-//! Each store method is one Lua script, run atomically by Redis as one `EVALSHA`. The first
+//! Each store method is one Lua script, run atomically by Redis as one `EVALSHA` (in a
+//! cluster, two `write`s take more; see [Redis Cluster](#redis-cluster)). The first
 //! call of a script after Redis lost its script cache (restart, `SCRIPT FLUSH`) costs two
 //! more round trips (`NOSCRIPT`, `SCRIPT LOAD`). A `write` with nothing to delete or write
 //! costs none.
 //!
 //! # Failures
-//! - Every call, connecting and reconnecting included, is bounded by
+//! - Every call, connecting, reconnecting and retrying included, is bounded by
 //!   [`RedisConfig::timeout`] and then fails with `StoreError::TimedOut`.
-//! - I/O and connection errors are `Unavailable`; `OOM`, `READONLY`, `MISCONF` and
-//!   `NOPERM` are `Refused`; unexpected replies and script errors are `Protocol`.
-//! - The connection is a multiplexed `redis::aio::ConnectionManager`: after Redis drops or
-//!   refuses the connection, it reconnects by itself in the background, so the store works
-//!   again once Redis is back, without being rebuilt.
+//! - I/O and connection errors, and a cluster without quorum or with a slot on the move,
+//!   are `Unavailable`; `OOM`, `READONLY`, `MISCONF` and `NOPERM` are `Refused`;
+//!   unexpected replies and script errors are `Protocol`.
+//! - The connection to a single Redis is a multiplexed `redis::aio::ConnectionManager`; to
+//!   a cluster, a `redis::cluster_async::ClusterConnection` (a multiplexed connection per
+//!   node, and the map of which node serves which slot, learnt again when a node says a
+//!   slot moved). After Redis drops or refuses a connection, it is remade in the
+//!   background, so the store works again once Redis is back, without being rebuilt.
 //! - A connection that stops answering without being closed (a silent network partition)
 //!   is not replaced: calls time out until the operating system gives up on it.
 //! - A record that does not decode (unknown format version, missing fields) loads as absent
@@ -59,18 +72,47 @@
 //! application servers and Redis should agree on the time to within a second or so.
 //!
 //! # Redis Cluster
-//! Not cluster-ready. The scripts touch several keys: a session, its user's index (whose
-//! name the script reads from the session), and for an id renewal the new session key.
-//! Cluster requires all of them in one hash slot, which would take a common hash tag
-//! (e.g. `{user}`) in all of them; a session's key is derived from its id alone, so the
-//! layout would have to change. Standalone Redis, and Redis with replicas behind Sentinel
-//! (pointing the URL at the primary), work.
+//! [`RedisStore::connect_cluster`] (or [`connect_cluster_lazy`](RedisStore::connect_cluster_lazy))
+//! talks to a Redis Cluster, [`RedisStore::connect`] to a single Redis or to the primary
+//! behind Sentinel. The layout, the scripts and the [`SessionStore`](sessio::SessionStore)
+//! behaviour are the same; what differs:
 //!
-//! # Features
-//! None.
+//! - **One slot per script.** Each script declares the key it is called for, and every
+//!   other key it touches (the user index of a session, the sessions of a user index)
+//!   carries the same hash tag, so it lives in the same slot, which Redis allows a script
+//!   to reach without declaring it.
+//! - **Two writes take more than one call**, each call atomic but not the pair or the
+//!   three. Both are end-of-request decisions whose keys carry two tags:
+//!   - a delete plus a write under another tag (a logout followed by a fresh session):
+//!     two calls, the delete first; a failure between them leaves the old session
+//!     deleted and no new one;
+//!   - an id renewal that moves a session to another tag (a login: anonymous to the
+//!     user's tag, or one user's tag to another's), where `RENAME` cannot cross slots:
+//!     three calls: read the old session, create the new one from it plus the changes
+//!     (create-only), delete the old one and its index entry. Unlike `RENAME`, this does
+//!     not carry over values that a concurrent request writes to the old session between
+//!     the first and the last call. The old session is deleted last, so a failure midway
+//!     leaves the old id naming the old session, anonymous or bound to its old user, and
+//!     never the login; the half-made new session (whose id no client has) stays listed
+//!     among the new user's sessions until it expires or they are revoked. If a
+//!     concurrent request destroyed or renewed the old session first, the renewal
+//!     reports it gone and deletes its copy, as `RENAME` would have found nothing to move.
+//!
+//!   Everything else, renewals within one tag included, is one call as on a single Redis.
+//! - **A bound session must carry its user's tag.** A write binding a session to a user
+//!   under a key of another tag fails with `Refused`. Sessio's session manager never makes
+//!   one; only a caller building `StoreWrite`s by hand can.
+//! - **Retries.** When a node answers that it did not run a call (the slot moved or is
+//!   moving, a failover is under way), the call is sent again after a short pause while
+//!   the timeout allows; a call that may have run (the connection broke after sending) is
+//!   never sent again, as on a single Redis.
+//!
+//! //! # Features
+//! None: Redis Cluster support is always built in.
 #![forbid(unsafe_code)]
 
 mod argv;
+mod cluster;
 mod config;
 mod error;
 mod keys;

@@ -8,7 +8,9 @@ use std::fmt;
 use redis::Value;
 use sessio::{CasOutcome, UserSession, WriteOutcome};
 use sessio_core::record::{RecordError, SessionMeta, SessionRecord, StoredValue};
-use sessio_core::{StoreKey, Timestamp};
+use sessio_core::Timestamp;
+
+use crate::keys::parse_member;
 
 /// A reply that does not have the shape the script returns.
 #[derive(Debug)]
@@ -147,6 +149,22 @@ pub(crate) fn record(
     Ok(SessionRecord { meta, values })
 }
 
+/// A hash as `HGETALL` returned it, as raw bytes to send back (a rotation across hash
+/// slots copies it), and its `u` field if it has one.
+pub(crate) fn raw_hash(fields: Vec<Value>) -> Result<(Vec<Vec<u8>>, Option<String>), BadReply> {
+    let mut raw = Vec::with_capacity(fields.len());
+    for field in fields {
+        raw.push(
+            bytes(field).ok_or_else(|| BadReply(String::from("hash: an item is not a string")))?,
+        );
+    }
+    let user = raw
+        .chunks_exact(2)
+        .find(|pair| pair[0] == b"u")
+        .map(|pair| String::from_utf8_lossy(&pair[1]).into_owned());
+    Ok((raw, user))
+}
+
 fn utf8(name: &[u8]) -> Result<String, Unreadable> {
     String::from_utf8(name.to_vec()).map_err(|_| Unreadable::Field("a value name is not UTF-8"))
 }
@@ -193,7 +211,7 @@ pub(crate) fn compare_and_set(
     }
 }
 
-/// `user_sessions.lua`'s flat `{hex, c, ls, idle, abs}` groups; entries that do not
+/// `user_sessions.lua`'s flat `{member, c, ls, idle, abs}` groups; entries that do not
 /// parse or are no longer live at `now` are left out.
 pub(crate) fn user_sessions(value: Value, now: Timestamp) -> Result<Vec<UserSession>, BadReply> {
     let items = array(value, "user_sessions")?;
@@ -204,7 +222,7 @@ pub(crate) fn user_sessions(value: Value, now: Timestamp) -> Result<Vec<UserSess
     }
     let mut out = Vec::with_capacity(items.len() / 5);
     let mut items = items.into_iter();
-    while let (Some(hex), Some(c), Some(ls), Some(idle), Some(abs)) = (
+    while let (Some(member), Some(c), Some(ls), Some(idle), Some(abs)) = (
         items.next(),
         items.next(),
         items.next(),
@@ -213,7 +231,7 @@ pub(crate) fn user_sessions(value: Value, now: Timestamp) -> Result<Vec<UserSess
     ) {
         let number = |v: Value| bytes(v).as_deref().and_then(decimal);
         let parsed = (
-            bytes(hex).as_deref().and_then(StoreKey::from_hex),
+            bytes(member).as_deref().and_then(parse_member),
             number(c),
             number(ls),
             number(idle),
@@ -316,6 +334,30 @@ mod tests {
             record(vec![s(b"ls"), s(b"1")], None),
             Err(Unreadable::Field("field m is missing"))
         );
+    }
+
+    #[test]
+    fn user_sessions_read_members_back_into_keys() {
+        let key = sessio_core::StoreKey::from_bytes([9; 32]);
+        let member = crate::keys::member(&key);
+        let group = |m: &[u8]| [s(m), s(b"100"), s(b"130"), s(b"60"), s(b"0")];
+        let mut items = group(member.as_bytes()).to_vec();
+        // The 64-hex form is not a member: skipped, not misread.
+        items.extend(group(key.to_hex().as_str().as_bytes()));
+        let listed = user_sessions(Value::Array(items), Timestamp::from_unix_secs(150));
+        let listed = listed.unwrap_or_else(|e| panic!("{}", e.0));
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].key, key);
+        assert_eq!(listed[0].expires_at, Timestamp::from_unix_secs(190));
+    }
+
+    #[test]
+    fn a_raw_hash_finds_its_user() {
+        let (raw, user) = raw_hash(vec![s(b"m"), s(b"\x00"), s(b"u"), s(b"{abcd}ef")])
+            .unwrap_or_else(|e| panic!("{}", e.0));
+        assert_eq!(raw.len(), 4);
+        assert_eq!(user.as_deref(), Some("{abcd}ef"));
+        assert!(raw_hash(vec![Value::Int(1)]).is_err());
     }
 
     #[test]

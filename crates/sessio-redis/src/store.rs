@@ -1,37 +1,65 @@
-//! [`RedisStore`]: the [`SessionStore`] methods as one script call each.
+//! [`RedisStore`]: the [`SessionStore`] methods as script calls, one per method (in Redis
+//! Cluster, `write`s that span two hash slots take more; see [`crate::cluster`]).
 
 use std::fmt;
+use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
 use sessio::{
     BoxFuture, CasOutcome, Loaded, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
 };
 use sessio_core::{StoreKey, StoreWrite, Timestamp};
+use tokio::time::Instant;
 
 use crate::argv::{self, Call};
 use crate::config::RedisConfig;
-use crate::error::{from_redis, from_reply};
+use crate::error::{did_not_run, from_redis, from_reply};
 use crate::keys::Keys;
 use crate::reply::{self, Found};
 use crate::scripts::SCRIPTS;
 
-/// A [`SessionStore`] in Redis: one hash per session, one sorted set per user, and
-/// exactly one round trip (one `EVALSHA`) per store call. See the [crate docs](crate)
-/// for the layout and the failure behaviour.
+/// The first pause before a cluster call is sent again after a node answered that it did
+/// not run it (a slot moved, the cluster is failing over); doubled up to
+/// [`RETRY_PAUSE_MAX`], and never past the call's timeout.
+const RETRY_PAUSE: Duration = Duration::from_millis(10);
+const RETRY_PAUSE_MAX: Duration = Duration::from_millis(100);
+
+/// A [`SessionStore`] in Redis or Redis Cluster: one hash per session, one sorted set per
+/// user, and one round trip (one `EVALSHA`) per store call, except for the two cases of
+/// `write` that span two hash slots in a cluster. See the [crate docs](crate) for the
+/// layout and the failure behaviour.
 ///
 /// Cloning is cheap and clones share the connection.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     keys: Keys,
     config: RedisConfig,
+}
+
+#[derive(Clone)]
+enum Connection {
+    /// One Redis (or the primary behind Sentinel): a multiplexed connection that reconnects
+    /// by itself.
+    Single(ConnectionManager),
+    /// Redis Cluster: a connection per node, each call routed by its first key's slot.
+    Cluster(ClusterConnection),
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not the connection: its info may hold a password.
         f.debug_struct("RedisStore")
+            .field(
+                "mode",
+                &match self.conn {
+                    Connection::Single(_) => "single",
+                    Connection::Cluster(_) => "cluster",
+                },
+            )
             .field("key_prefix", &self.config.key_prefix)
             .field("timeout", &self.config.timeout)
             .finish_non_exhaustive()
@@ -42,16 +70,13 @@ impl RedisStore {
     /// Connects to the Redis at `url` (`redis://[:password@]host[:port][/db]`) and checks
     /// that it answers `PING`, all within `config.timeout`.
     ///
-    /// Fails with `Unavailable` for an unparsable URL or a refused connection, and with
-    /// `TimedOut` when Redis does not answer in time. To start while Redis is down, use
+    /// Fails with `Unavailable` for an unparsable URL, a key prefix holding `{` or `}`
+    /// (see [`RedisConfig::key_prefix`]) or a refused connection, and with `TimedOut` when
+    /// Redis does not answer in time. To start while Redis is down, use
     /// [`RedisStore::connect_lazy`].
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, StoreError> {
         let store = Self::connect_lazy(url, config)?;
-        let mut conn = store.conn.clone();
-        let ping = redis::cmd("PING");
-        store
-            .bounded("connect", ping.query_async::<Value>(&mut conn))
-            .await?;
+        store.ping().await?;
         Ok(store)
     }
 
@@ -60,13 +85,10 @@ impl RedisStore {
     /// Redis is down (its calls fail with `Unavailable` or `TimedOut` until Redis is back).
     ///
     /// Must be called within a Tokio runtime (the connection's driver runs on it); outside
-    /// one it fails with `Unavailable`. Fails with `Unavailable` for an unparsable URL.
+    /// one it fails with `Unavailable`. Fails with `Unavailable` for an unparsable URL or a
+    /// key prefix holding `{` or `}`.
     pub fn connect_lazy(url: &str, config: RedisConfig) -> Result<Self, StoreError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(StoreError::Unavailable(String::from(
-                "redis connect: RedisStore must be created within a Tokio runtime",
-            )));
-        }
+        let keys = prepare(&config)?;
         // The URL may hold a password: the error names the problem, never the URL.
         let client = redis::Client::open(url).map_err(|err| {
             StoreError::Unavailable(format!("redis connect: invalid Redis URL: {err}"))
@@ -75,13 +97,79 @@ impl RedisStore {
             .set_connection_timeout(Some(config.timeout))
             // Every call is bounded by `config.timeout` around it, reconnects included.
             .set_response_timeout(None)
-            .set_min_delay(std::time::Duration::from_millis(50))
+            .set_min_delay(Duration::from_millis(50))
             .set_max_delay(config.reconnect_max_delay);
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(|err| from_redis("connect", &err))?;
         Ok(RedisStore {
-            conn,
-            keys: Keys::new(&config.key_prefix),
+            conn: Connection::Single(conn),
+            keys,
+            config,
+        })
+    }
+
+    /// Connects to the Redis Cluster that `nodes` belong to (`redis://[:password@]host:port`
+    /// each; one reachable node is enough, the others are discovered) and checks that every
+    /// primary answers `PING`, all within `config.timeout`.
+    ///
+    /// Fails like [`RedisStore::connect`]; to start while the cluster is down, use
+    /// [`RedisStore::connect_cluster_lazy`]. See the [crate docs](crate#redis-cluster) for
+    /// what differs from a single Redis.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sessio::StoreError> {
+    /// use sessio_redis::{RedisConfig, RedisStore};
+    ///
+    /// let nodes = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"];
+    /// let store = RedisStore::connect_cluster(nodes, RedisConfig::default()).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_cluster<I, S>(nodes: I, config: RedisConfig) -> Result<Self, StoreError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let store = Self::connect_cluster_lazy(nodes, config)?;
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// Builds a cluster store without waiting for the network: the connections are made in
+    /// the background, remade after failures, and the cluster's layout (which node serves
+    /// which slot) is learnt again whenever a node says it moved. An application can start
+    /// while the cluster is down; its calls fail with `Unavailable` or `TimedOut` until
+    /// the cluster answers.
+    ///
+    /// Must be called within a Tokio runtime; outside one it fails with `Unavailable`, as
+    /// it does for no node, an unparsable node URL, or a key prefix holding `{` or `}`.
+    pub fn connect_cluster_lazy<I, S>(nodes: I, config: RedisConfig) -> Result<Self, StoreError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let keys = prepare(&config)?;
+        let nodes: Vec<String> = nodes
+            .into_iter()
+            .map(|node| node.as_ref().to_owned())
+            .collect();
+        // The URLs may hold a password: the error names the problem, never a URL.
+        let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(config.timeout)
+            // The client would send a call again after any failure, including a connection
+            // lost after the script ran; `eval` retries only what certainly did not run.
+            .retries(0)
+            .build()
+            .map_err(|err| {
+                StoreError::Unavailable(format!(
+                    "redis connect: invalid Redis Cluster node URLs: {err}"
+                ))
+            })?;
+        let cluster_config = ClusterConfig::new().set_connection_timeout(config.timeout);
+        let conn = client.get_pending_async_connection_with_config(cluster_config);
+        Ok(RedisStore {
+            conn: Connection::Cluster(conn),
+            keys,
             config,
         })
     }
@@ -89,6 +177,33 @@ impl RedisStore {
     /// The settings this store was built with.
     pub fn config(&self) -> &RedisConfig {
         &self.config
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Whether this store talks to a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.conn, Connection::Cluster(_))
+    }
+
+    /// `PING` (in a cluster: every primary), within the timeout.
+    async fn ping(&self) -> Result<(), StoreError> {
+        let ping = redis::cmd("PING");
+        match &self.conn {
+            Connection::Single(conn) => {
+                let mut conn = conn.clone();
+                self.bounded("connect", ping.query_async::<Value>(&mut conn))
+                    .await?;
+            }
+            Connection::Cluster(conn) => {
+                let mut conn = conn.clone();
+                self.bounded("connect", ping.query_async::<Value>(&mut conn))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Bounds `fut` by the configured timeout and sorts its error.
@@ -105,8 +220,9 @@ impl RedisStore {
     }
 
     /// One `EVALSHA` (plus, once after Redis lost its script cache, `SCRIPT LOAD` and a
-    /// second `EVALSHA`).
-    async fn eval(
+    /// second `EVALSHA`). In a cluster, sent again while a node answers that it did not
+    /// run it (the slot moved or is moving, a failover is under way) and time is left.
+    pub(crate) async fn eval(
         &self,
         op: &'static str,
         script: &Script,
@@ -119,10 +235,55 @@ impl RedisStore {
         for arg in &call.args {
             invocation.arg(arg.as_slice());
         }
-        let mut conn = self.conn.clone();
-        self.bounded(op, invocation.invoke_async::<Value>(&mut conn))
-            .await
+        match &self.conn {
+            Connection::Single(conn) => {
+                let mut conn = conn.clone();
+                self.bounded(op, invocation.invoke_async::<Value>(&mut conn))
+                    .await
+            }
+            Connection::Cluster(conn) => {
+                let mut conn = conn.clone();
+                let deadline = Instant::now() + self.config.timeout;
+                let attempts = async {
+                    let mut pause = RETRY_PAUSE;
+                    loop {
+                        match invocation.invoke_async::<Value>(&mut conn).await {
+                            Err(err) if did_not_run(&err) && Instant::now() + pause < deadline => {
+                                tokio::time::sleep(pause).await;
+                                pause = (pause * 2).min(RETRY_PAUSE_MAX);
+                            }
+                            result => return result,
+                        }
+                    }
+                };
+                self.bounded(op, attempts).await
+            }
+        }
     }
+
+    /// `write.lua` with a delete and a write whose keys share a hash slot (always so on a
+    /// single Redis): one call.
+    pub(crate) async fn write_in_one_call(
+        &self,
+        delete: Option<&StoreKey>,
+        write: Option<&StoreWrite>,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let call = argv::write(&self.keys, delete, write, now);
+        let value = self.eval("write", &SCRIPTS.write, call).await?;
+        reply::write(value).map_err(|e| from_reply("write", e))
+    }
+}
+
+/// The checks every constructor makes before building a connection.
+fn prepare(config: &RedisConfig) -> Result<Keys, StoreError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(StoreError::Unavailable(String::from(
+            "redis connect: RedisStore must be created within a Tokio runtime",
+        )));
+    }
+    Keys::new(&config.key_prefix)
+        .map_err(|err| StoreError::Unavailable(format!("redis connect: {err}")))
 }
 
 impl SessionStore for RedisStore {
@@ -166,9 +327,11 @@ impl SessionStore for RedisStore {
             if delete.is_none() && write.is_none() {
                 return Ok(WriteOutcome::Written);
             }
-            let call = argv::write(&self.keys, delete, write, now);
-            let value = self.eval("write", &SCRIPTS.write, call).await?;
-            reply::write(value).map_err(|e| from_reply("write", e))
+            if self.is_cluster() {
+                self.write_in_cluster(delete, write, now).await
+            } else {
+                self.write_in_one_call(delete, write, now).await
+            }
         })
     }
 

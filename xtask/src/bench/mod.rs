@@ -1,11 +1,12 @@
 //! `cargo xtask bench [--quick]`: the published benchmark.
 //!
 //! One invocation builds every server in release, then measures on loopback: each
-//! framework bare (no session, the limit), with sessio (memory store, Redis), and with the
-//! peer its users pick (tower-sessions on axum, actix-session on actix), on `GET /me`,
-//! `POST /cart` and `GET /health`; bytes per live session and RSS past the memory store's
-//! cap; Redis commands per request; and the core's criterion micro-benchmarks. It prints
-//! the tables and writes `target/bench/report.md` and `target/bench/report.svg`.
+//! framework (axum, actix-web, rocket, warp) bare (no session, the limit), with sessio
+//! (memory store, Redis), and with the peer its users pick where the bench has one
+//! (tower-sessions on axum, actix-session on actix), on `GET /me`, `POST /cart` and
+//! `GET /health`; bytes per live session and RSS past the memory store's cap; Redis
+//! commands per request; and the core's criterion micro-benchmarks. It prints the tables
+//! and writes `target/bench/report.md` and `target/bench/report.svg`.
 //!
 //! `--quick` runs every cell for a second or two on debug builds, without the criterion
 //! micro-benchmarks, to check cheaply that the bench still works; only a full run's
@@ -90,7 +91,13 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     if pinned {
         pin_self(&format!("0-{}", machine.cpus.saturating_sub(1)));
     }
-    let (cells, memory, curve, redis) = result?;
+    let Measured {
+        cells,
+        memory,
+        curve,
+        redis,
+        failed_starts,
+    } = result?;
 
     println!("\n==> bench: sessio-core micro-benchmarks");
     // Criterion needs an optimised build; the quick run leaves the micro-benchmarks to the
@@ -111,6 +118,7 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
         curve,
         redis,
         micro,
+        failed_starts,
     };
     let markdown = report.markdown();
     println!("\n{markdown}");
@@ -121,10 +129,45 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
+    // The quick run is a check (CI runs it): a server that answers with errors, or not at
+    // all, fails it. A full run's tables show the errors next to the numbers they spoil.
+    if quick {
+        let failing: Vec<String> = report
+            .cells
+            .iter()
+            .filter(|c| c.errors > 0 || c.requests_per_sec == 0.0)
+            .map(|c| {
+                format!(
+                    "{}/{} {}: {} errors, {:.0} req/s",
+                    c.framework,
+                    c.server(),
+                    c.workload.short(),
+                    c.errors,
+                    c.requests_per_sec
+                )
+            })
+            .collect();
+        if !failing.is_empty() {
+            return Err(format!(
+                "bench --quick: {} cells failed (logs in {}):\n  {}",
+                failing.len(),
+                dir.join("logs").display(),
+                failing.join("\n  ")
+            ));
+        }
+    }
     Ok(())
 }
 
-type Measured = (Vec<Cell>, Vec<MemoryRow>, Vec<(u64, u64)>, Vec<RedisRow>);
+/// Everything [`measure_all`] measured, for the report.
+struct Measured {
+    cells: Vec<Cell>,
+    memory: Vec<MemoryRow>,
+    curve: Vec<(u64, u64)>,
+    redis: Vec<RedisRow>,
+    /// Every server start that had to be made again: which server, how the attempt ended.
+    failed_starts: Vec<(String, String)>,
+}
 
 fn measure_all(
     quick: bool,
@@ -134,8 +177,9 @@ fn measure_all(
 ) -> Result<Measured, String> {
     println!("==> bench: throughput");
     let mut cells = Vec::new();
+    let mut failed_starts = Vec::new();
     for spec in SERVERS {
-        let server = start(spec, redis_url, cpu)?;
+        let server = start(spec, redis_url, cpu, &mut failed_starts)?;
         for workload in Workload::ALL {
             let (rps, p50, p99, errors, server_cpu) = runner::measure(&server, workload, plan)?;
             println!(
@@ -169,6 +213,7 @@ fn measure_all(
         ("tower-sessions 0.15 MemoryStore", "peer-tower-sessions"),
     ] {
         let server = Server::start(bin, &memory_env, cpu)?;
+        note_failed_starts(name, &server, &mut failed_starts);
         let bytes = memory::bytes_per_session(&server, count)?;
         println!("    {name:<34} {bytes:>8.0} bytes per live session ({count} sessions)");
         memory.push(MemoryRow {
@@ -184,6 +229,11 @@ fn measure_all(
         ("SESSION_MAX", cap.as_str()),
     ];
     let server = Server::start("axum-cart", &capped_env, cpu)?;
+    note_failed_starts(
+        &format!("axum-cart (SESSION_MAX={CAP})"),
+        &server,
+        &mut failed_starts,
+    );
     let curve = memory::rss_curve(&server, CAP, CAP_STEPS)?;
     drop(server);
     for (sessions, rss) in &curve {
@@ -194,7 +244,7 @@ fn measure_all(
     let count = if quick { 50 } else { 500 };
     let mut redis = Vec::new();
     for spec in SERVERS.iter().filter(|s| s.uses_redis()) {
-        let server = start(spec, redis_url, cpu)?;
+        let server = start(spec, redis_url, cpu, &mut failed_starts)?;
         let mut client = Client::connect(server.port)?;
         client.login("redis-bench")?;
         for workload in Workload::ALL {
@@ -207,15 +257,11 @@ fn measure_all(
                 status => Err(format!("{} answered {status}", workload.short())),
             };
             let trips = redis_stats::measure(redis_url, count, &mut client, &send)?;
-            let name = format!(
-                "{} ({})",
-                spec.name(),
-                if spec.row == servers::Row::PeerRedis {
-                    spec.peer
-                } else {
-                    "sessio"
-                }
-            );
+            let library = match (spec.row, spec.peer) {
+                (servers::Row::PeerRedis, Some(peer)) => peer,
+                _ => "sessio",
+            };
+            let name = format!("{} ({library})", spec.name());
             println!(
                 "    {name:<40} {:<12} {:.2} commands/request ({:.2} inside scripts)",
                 workload.short(),
@@ -229,15 +275,36 @@ fn measure_all(
             });
         }
     }
-    Ok((cells, memory, curve, redis))
+    Ok(Measured {
+        cells,
+        memory,
+        curve,
+        redis,
+        failed_starts,
+    })
 }
 
-/// Starts a server for `spec`, with the bench's Redis database flushed first if it uses it.
-fn start(spec: &ServerSpec, redis_url: &str, cpu: Option<usize>) -> Result<Server, String> {
+/// Starts a server for `spec`, with the bench's Redis database flushed first if it uses it;
+/// notes in `failed_starts` any attempt that had to be made again.
+fn start(
+    spec: &ServerSpec,
+    redis_url: &str,
+    cpu: Option<usize>,
+    failed_starts: &mut Vec<(String, String)>,
+) -> Result<Server, String> {
     if spec.uses_redis() {
         Redis::connect(redis_url)?.flush_bench_db()?;
     }
-    Server::start(spec.bin, &spec.env(redis_url), cpu)
+    let server = Server::start(spec.bin, &spec.env(redis_url), cpu)?;
+    note_failed_starts(&spec.name(), &server, failed_starts);
+    Ok(server)
+}
+
+/// Keeps, for the report, the failed attempts that came before `server` started.
+fn note_failed_starts(name: &str, server: &Server, failed_starts: &mut Vec<(String, String)>) {
+    for ended in &server.failed_starts {
+        failed_starts.push((name.to_owned(), ended.clone()));
+    }
 }
 
 /// Pins this process (every thread) to `cpus` with `taskset`; false where that is not

@@ -72,6 +72,8 @@ pub(crate) struct Report {
     pub(crate) curve: Vec<(u64, u64)>,
     pub(crate) redis: Vec<RedisRow>,
     pub(crate) micro: Vec<MicroResult>,
+    /// Server starts that failed and were made again: which server, how the attempt ended.
+    pub(crate) failed_starts: Vec<(String, String)>,
 }
 
 impl Report {
@@ -101,6 +103,8 @@ impl Report {
         };
         let _ = writeln!(md, "# sessio benchmark{mode}\n");
         self.write_machine(&mut md);
+        self.write_peers(&mut md);
+        self.write_failed_starts(&mut md);
         for workload in Workload::ALL {
             self.write_workload(&mut md, workload);
         }
@@ -140,6 +144,57 @@ impl Report {
         );
     }
 
+    /// Which peer each framework is compared with, from the cells measured.
+    fn write_peers(&self, md: &mut String) {
+        let peers: Vec<String> = self
+            .frameworks()
+            .into_iter()
+            .map(|framework| {
+                let rows: Vec<&str> = [Row::PeerMemory, Row::PeerRedis]
+                    .into_iter()
+                    .filter(|&row| {
+                        Workload::ALL
+                            .iter()
+                            .any(|&w| self.cell(framework, row, w).is_some())
+                    })
+                    .map(Row::label)
+                    .collect();
+                let name = self
+                    .cells
+                    .iter()
+                    .filter(|c| c.framework == framework)
+                    .find_map(|c| c.peer);
+                match (name, rows.is_empty()) {
+                    (Some(name), false) => format!("{framework}: {name} ({})", rows.join(", ")),
+                    _ => format!("{framework}: none"),
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            md,
+            "Peers: {}. \"vs peer\" compares sessio-memory with peer-memory and sessio-redis \
+             with peer-redis on the same framework; – where there is no such row.\n",
+            peers.join("; ")
+        );
+    }
+
+    /// Says whether any server needed more than one attempt to start, and why.
+    fn write_failed_starts(&self, md: &mut String) {
+        if self.failed_starts.is_empty() {
+            let _ = writeln!(md, "Every server started at its first attempt.\n");
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "Server starts that failed and were made again (the numbers come from the attempt \
+             that started):\n"
+        );
+        for (server, ended) in &self.failed_starts {
+            let _ = writeln!(md, "- {server}: {ended}");
+        }
+        md.push('\n');
+    }
+
     fn write_workload(&self, md: &mut String, workload: Workload) {
         let _ = writeln!(md, "## {}\n", workload.title());
         let _ = writeln!(
@@ -159,10 +214,7 @@ impl Report {
                 };
                 let vs_bare = ratio(self.cell(framework, Row::Bare, workload));
                 let vs_peer = ratio(row.peer().and_then(|p| self.cell(framework, p, workload)));
-                let server = match row {
-                    Row::PeerMemory | Row::PeerRedis => format!("{} ({})", row.label(), cell.peer),
-                    _ => row.label().to_owned(),
-                };
+                let server = cell.server();
                 let _ = writeln!(
                     md,
                     "| {framework} | {server} | {:.0} | {} | {} | {vs_bare} | {vs_peer} | {:.2} | {:.1} | {} |",

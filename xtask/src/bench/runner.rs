@@ -69,7 +69,8 @@ pub(crate) struct CellPlan {
 /// One measured cell.
 pub(crate) struct Cell {
     pub(crate) framework: &'static str,
-    pub(crate) peer: &'static str,
+    /// The framework's peer session library, if the bench has one.
+    pub(crate) peer: Option<&'static str>,
     pub(crate) row: Row,
     pub(crate) workload: Workload,
     pub(crate) requests_per_sec: f64,
@@ -78,6 +79,19 @@ pub(crate) struct Cell {
     pub(crate) errors: u64,
     /// The server's CPU use over the run, in cores (1.0 = one core fully busy).
     pub(crate) server_cpu: f64,
+}
+
+impl Cell {
+    /// What served this cell, as the tables name it: the row, and for a peer row which
+    /// library it is.
+    pub(crate) fn server(&self) -> String {
+        match (self.row, self.peer) {
+            (Row::PeerMemory | Row::PeerRedis, Some(peer)) => {
+                format!("{} ({peer})", self.row.label())
+            }
+            _ => self.row.label().to_owned(),
+        }
+    }
 }
 
 pub(crate) fn measure(

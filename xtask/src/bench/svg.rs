@@ -45,12 +45,7 @@ pub(crate) fn chart(report: &Report) -> String {
                     continue;
                 };
                 let width = bar_room * cell.requests_per_sec / max;
-                let label = match row {
-                    Row::PeerMemory | Row::PeerRedis => {
-                        format!("{framework} {} ({})", row.label(), cell.peer)
-                    }
-                    _ => format!("{framework} {}", row.label()),
-                };
+                let label = format!("{framework} {}", cell.server());
                 let _ = writeln!(
                     body,
                     r#"<text x="{:.0}" y="{:.0}" text-anchor="end">{}</text><rect x="{LABEL}" y="{:.0}" width="{width:.1}" height="{BAR}" fill="{}"/><text x="{:.1}" y="{:.0}">{:.0}/s</text>"#,

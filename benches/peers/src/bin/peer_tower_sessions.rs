@@ -110,6 +110,13 @@ mod redis_release {
 
 const USER: &str = "user";
 
+/// How long one attempt to connect to Redis may take: a loopback connect and handshake
+/// take milliseconds, so this only ever ends an attempt that is stuck.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Attempts before giving up; all of them fit well inside the bench's start-up timeout.
+const CONNECT_ATTEMPTS: u32 = 3;
+const CONNECT_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match serve().await {
@@ -135,12 +142,7 @@ async fn serve() -> Result<(), String> {
         }
         Some(url) => {
             use tower_sessions_014::{cookie::time::Duration, Expiry, SessionManagerLayer};
-            let config = Config::from_url(&url).map_err(|e| format!("SESSION_STORE={url}: {e}"))?;
-            let pool = Pool::new(config, None, None, None, 2).map_err(|e| e.to_string())?;
-            let _connection = pool.connect();
-            pool.wait_for_connect()
-                .await
-                .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+            let pool = connect_pool(&url).await?;
             let layer = SessionManagerLayer::new(RedisStore::new(pool))
                 .with_secure(false)
                 .with_expiry(Expiry::OnInactivity(Duration::seconds(IDLE_SECS)));
@@ -156,6 +158,43 @@ async fn serve() -> Result<(), String> {
         .with_graceful_shutdown(cart_common::shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Connects a pool of two Redis connections, `CONNECT_ATTEMPTS` times at most, each
+/// attempt bounded by `CONNECT_TIMEOUT`.
+///
+/// `Pool::init` rather than the `connect` + `wait_for_connect` pair that
+/// tower-sessions-redis-store's documentation shows: in fred 10, `wait_for_connect` reads
+/// the client's state and only then subscribes to the connect notification, so a
+/// connection that completes in between (possible as soon as the runtime has two worker
+/// threads) is announced before anyone listens, and a connection that stays up is never
+/// announced again: the server would wait forever and never listen. `init` subscribes
+/// before it connects. The timeout and the fresh pool per attempt are for whatever else
+/// can still stall or fail a connect (a Redis busy with another client's work); an
+/// abandoned attempt's connection task ends or idles on its own. The last attempt's error
+/// is the one reported.
+async fn connect_pool(url: &str) -> Result<Pool, String> {
+    let config = Config::from_url(url).map_err(|e| format!("SESSION_STORE={url}: {e}"))?;
+    let mut failure = String::new();
+    for attempt in 1..=CONNECT_ATTEMPTS {
+        let pool = Pool::new(config.clone(), None, None, None, 2).map_err(|e| e.to_string())?;
+        // The connection task runs on its own; its handle is not needed to use the pool.
+        match tokio::time::timeout(CONNECT_TIMEOUT, pool.init()).await {
+            Ok(Ok(_connection_task)) => return Ok(pool),
+            Ok(Err(error)) => failure = error.to_string(),
+            Err(_) => failure = format!("no connection within {CONNECT_TIMEOUT:?}"),
+        }
+        if attempt < CONNECT_ATTEMPTS {
+            eprintln!(
+                "peer-tower-sessions: connecting to {url} (attempt {attempt}/{CONNECT_ATTEMPTS}): \
+                 {failure}; trying again"
+            );
+            tokio::time::sleep(CONNECT_RETRY_PAUSE).await;
+        }
+    }
+    Err(format!(
+        "cannot connect to {url} in {CONNECT_ATTEMPTS} attempts: {failure}"
+    ))
 }
 
 fn json(status: u16, body: Value) -> Response {

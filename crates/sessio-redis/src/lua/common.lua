@@ -1,8 +1,11 @@
--- Shared by every sessio script. A session is a hash "<prefix>s:<hex>" with the fields
--- m (encoded meta), ls (last seen), idle (idle timeout secs, 0 = none), abs (absolute
--- deadline, 0 = none), c (created at), u (user index suffix, when bound), and per value
--- v:<name> (bytes) and n:<name> (version). A user index is a zset "<prefix>u:<digest>"
--- of session hex digests scored by their deadline.
+-- Shared by every sessio script. A session is a hash "<prefix>s:{TTTT}<60 hex>" (TTTT: the
+-- session's shard tag, a Redis Cluster hash tag) with the fields m (encoded meta), ls (last
+-- seen), idle (idle timeout secs, 0 = none), abs (absolute deadline, 0 = none), c (created
+-- at), u (user index suffix "{TTTT}<64 hex>", when bound), and per value v:<name> (bytes)
+-- and n:<name> (version). A user index is a zset "<prefix>u:" .. u of members (a session
+-- name without "<prefix>s:") scored by their deadline. A bound session carries its user's
+-- tag, so the scripts reach a user's index and sessions within one hash slot; in a cluster
+-- that is what lets them touch keys the caller could not declare (index members).
 
 local function int(n)
   return string.format('%d', n)
@@ -17,7 +20,7 @@ local function deadline(ls, idle, abs)
   return d or 0
 end
 
--- The session's hex digest, which is what user indexes hold.
+-- What user indexes hold for a session: its name after "<prefix>s:".
 local function member(prefix, key)
   return string.sub(key, #prefix + 3)
 end

@@ -1,4 +1,4 @@
--- revoke_user: KEYS[1] = user index; ARGV = prefix, now, index suffix, hex to keep ('').
+-- revoke_user: KEYS[1] = user index; ARGV = prefix, now, index suffix, member to keep ('').
 -- Deletes every session of the user except the one to keep; returns how many of the
 -- deleted ones were live at `now`.
 local prefix, now_s, u, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]

@@ -1,5 +1,5 @@
 -- user_sessions: KEYS[1] = user index; ARGV = prefix, now, index suffix.
--- Returns flat {hex, c, ls, idle, abs, ...} for members whose hash still exists and is
+-- Returns flat {member, c, ls, idle, abs, ...} for members whose hash still exists and is
 -- still bound to this user. Read-only.
 local prefix, now_s, u = ARGV[1], ARGV[2], ARGV[3]
 local out = {}

@@ -1,7 +1,8 @@
--- write: one end-of-request decision.
+-- write: one end-of-request decision, or in Redis Cluster one step of it (see cluster.rs).
 -- KEYS = [the key to delete], then the write's keys (Rotate: from, to; others: one).
--- ARGV = prefix, now, '1' if KEYS[1] is to be deleted else '0', op ('', C, U, R, T),
--- then the op's arguments (see argv.rs). Returns 0 written, 1 key taken, 2 gone.
+-- ARGV = prefix, now, '1' if KEYS[1] is to be deleted else '0', op ('', C, U, R, T, and
+-- the cluster steps M, X), then the op's arguments (see argv.rs). Returns 0 written,
+-- 1 key taken, 2 gone.
 local prefix, now_s = ARGV[1], ARGV[2]
 local now = tonumber(now_s)
 
@@ -102,6 +103,32 @@ elseif op == 'R' then
   redis.call('RENAME', from, to)
   if s.u then unbind(prefix, now_s, from, s.u) end
   apply(to, s, 5)
+  return 0
+elseif op == 'M' then
+  -- Rotation across hash slots, step 2 of 3: RENAME cannot cross slots, so the old
+  -- session's hash as step 1 read it is copied in (ARGV 5 = how many field/value items
+  -- follow), create-only like RENAME's target, then the Changes are applied. The old key's
+  -- index membership stays behind: that index is in the old slot, and step 3 removes it.
+  local key, n = KEYS[k], tonumber(ARGV[5])
+  if redis.call('EXISTS', key) == 1 then return 1 end
+  local f = {}
+  for i = 6, 5 + n, 2 do f[ARGV[i]] = ARGV[i + 1] end
+  local ls, idle, abs = tonumber(f.ls), tonumber(f.idle), tonumber(f.abs)
+  if not ls or not idle or not abs or now >= deadline(ls, idle, abs) then return 2 end
+  local fields = {}
+  for i = 6, 5 + n do fields[#fields + 1] = ARGV[i] end
+  hset_all(key, fields)
+  apply(key, { ls = ls, idle = idle, abs = abs }, 6 + n)
+  return 0
+elseif op == 'X' then
+  -- Rotation across hash slots, step 3 of 3: the old session goes, with its index entry.
+  -- Gone (2) if a concurrent request destroyed, rotated or outlived it since step 1: then
+  -- the rotation lost, and the caller deletes what step 2 wrote.
+  local key = KEYS[k]
+  local s = live(key, now)
+  if not s then return 2 end
+  redis.call('DEL', key)
+  if s.u then unbind(prefix, now_s, key, s.u) end
   return 0
 end
 return 0

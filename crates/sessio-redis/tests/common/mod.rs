@@ -2,6 +2,8 @@
 //! records to store, and the real clock (Redis' own expiry follows it).
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+pub mod cluster;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -26,7 +28,7 @@ fn required() -> bool {
 pub fn skip(test: &str, why: &str) {
     assert!(!required(), "{test}: {why} (SESSIO_REQUIRE_REDIS=1)");
     eprintln!(
-        "\n!!!!! SKIPPED {test}: {why}; set SESSIO_REDIS_URL or run `cargo xtask redis` !!!!!\n"
+        "\n!!!!! SKIPPED {test}: {why}; set SESSIO_REDIS_URL and SESSIO_REDIS_CLUSTER_URLS as `cargo xtask redis` prints them !!!!!\n"
     );
 }
 
@@ -83,7 +85,7 @@ impl TestRedis {
     }
 
     pub fn session_key(&self, key: &StoreKey) -> String {
-        format!("{}s:{}", self.prefix, key.to_hex())
+        session_key(&self.prefix, key)
     }
 
     pub async fn exists(&mut self, key: &StoreKey) -> bool {
@@ -111,6 +113,14 @@ impl TestRedis {
             let _: Result<i64, _> = redis::cmd("DEL").arg(key).query_async(&mut self.raw).await;
         }
     }
+}
+
+/// The name the store gives a session: `{prefix}s:{TTTT}<60 hex>`, the key's shard tag as
+/// the hash tag, in front of the rest of its hex.
+pub fn session_key(prefix: &str, key: &StoreKey) -> String {
+    let hex = key.to_hex();
+    let (digest, tag) = hex.as_str().split_at(60);
+    format!("{prefix}s:{{{tag}}}{digest}")
 }
 
 /// The real clock: Redis expires keys by it, so timestamps passed to the store must be
