@@ -77,6 +77,19 @@ pub(crate) fn load(keys: &Keys, key: &StoreKey, touch: TouchRule) -> Call {
     call
 }
 
+/// `load_and_push.lua`: `load`'s arguments, then the value's name and the element.
+pub(crate) fn load_and_push(
+    keys: &Keys,
+    key: &StoreKey,
+    touch: TouchRule,
+    name: &str,
+    element: &[u8],
+) -> Call {
+    let mut call = load(keys, key, touch);
+    call.arg(name).arg(element);
+    call
+}
+
 /// `load.lua` with a touch interval no session reaches: reads a live session and changes
 /// nothing (the first step of a rotation across hash slots).
 pub(crate) fn peek(keys: &Keys, key: &StoreKey, now: Timestamp) -> Call {

@@ -101,6 +101,31 @@ pub(crate) fn load(value: Value) -> Result<Found, BadReply> {
     }
 }
 
+/// `load_and_push.lua`'s reply: absent, or whether it appended, whether it touched, and
+/// the hash after both.
+pub(crate) fn load_and_push(value: Value) -> Result<Option<(bool, Found)>, BadReply> {
+    if value == Value::Nil {
+        return Ok(None);
+    }
+    let mut items = array(value, "load_and_push")?.into_iter();
+    match (items.next(), items.next(), items.next(), items.next()) {
+        (Some(status), Some(touched), Some(Value::Array(fields)), None)
+            if fields.len() % 2 == 0 =>
+        {
+            let appended = match int(&status) {
+                Some(1) => true,
+                Some(2) => false,
+                _ => return Err(bad("load_and_push status", &status)),
+            };
+            let touched = int(&touched).ok_or_else(|| bad("load_and_push flag", &touched))? != 0;
+            Ok(Some((appended, Found::Hash { touched, fields })))
+        }
+        _ => Err(BadReply(String::from(
+            "load_and_push: reply is not [status, flag, hash]",
+        ))),
+    }
+}
+
 /// Rebuilds a record from `HGETALL` fields: meta from `m` with `last_seen` from `ls`
 /// (or `touched_at`, when the load touched it), values from `v:`/`n:` pairs.
 pub(crate) fn record(

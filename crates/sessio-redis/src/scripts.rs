@@ -7,6 +7,7 @@ use redis::Script;
 
 pub(crate) struct Scripts {
     pub(crate) load: Script,
+    pub(crate) load_and_push: Script,
     pub(crate) write: Script,
     pub(crate) compare_and_set: Script,
     pub(crate) user_sessions: Script,
@@ -22,6 +23,7 @@ macro_rules! script {
 /// Built once per process: building a [`Script`] hashes its source.
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     load: script!("lua/load.lua"),
+    load_and_push: script!("lua/load_and_push.lua"),
     write: script!("lua/write.lua"),
     compare_and_set: script!("lua/compare_and_set.lua"),
     user_sessions: script!("lua/user_sessions.lua"),

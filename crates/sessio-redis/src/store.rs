@@ -9,7 +9,8 @@ use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
 use sessio::{
-    BoxFuture, CasOutcome, Loaded, SessionStore, StoreError, TouchRule, UserSession, WriteOutcome,
+    BoxFuture, CasOutcome, Loaded, PushOutcome, SessionStore, StoreError, TouchRule, UserSession,
+    WriteOutcome,
 };
 use sessio_core::{StoreKey, StoreWrite, Timestamp};
 use tokio::time::Instant;
@@ -295,25 +296,32 @@ impl SessionStore for RedisStore {
         Box::pin(async move {
             let call = argv::load(&self.keys, key, touch);
             let value = self.eval("load", &SCRIPTS.load, call).await?;
-            let (touched, fields) = match reply::load(value).map_err(|e| from_reply("load", e))? {
-                Found::Absent => return Ok(None),
-                Found::Hash { touched, fields } => (touched, fields),
+            let found = reply::load(value).map_err(|e| from_reply("load", e))?;
+            Ok(loaded(key, found, touch))
+        })
+    }
+
+    fn load_and_push<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        touch: TouchRule,
+        name: &'a str,
+        element: &'a [u8],
+    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
+        Box::pin(async move {
+            let call = argv::load_and_push(&self.keys, key, touch, name, element);
+            let value = self
+                .eval("load_and_push", &SCRIPTS.load_and_push, call)
+                .await?;
+            let reply = reply::load_and_push(value).map_err(|e| from_reply("load_and_push", e))?;
+            let Some((appended, found)) = reply else {
+                return Ok(PushOutcome::Absent);
             };
-            let record = match reply::record(fields, touched.then_some(touch.now)) {
-                Ok(record) => record,
-                Err(problem) => {
-                    tracing::warn!(
-                        key = %key.fingerprint(),
-                        %problem,
-                        "unreadable session record in Redis; treating the session as absent"
-                    );
-                    return Ok(None);
-                }
-            };
-            if record.meta.is_expired(touch.now) {
-                return Ok(None);
-            }
-            Ok(Some(Loaded { record, touched }))
+            Ok(match loaded(key, found, touch) {
+                None => PushOutcome::Absent,
+                Some(loaded) if appended => PushOutcome::Pushed(loaded),
+                Some(loaded) => PushOutcome::NotAList(loaded),
+            })
         })
     }
 
@@ -378,4 +386,25 @@ impl SessionStore for RedisStore {
             reply::count(value, "revoke_user").map_err(|e| from_reply("revoke_user", e))
         })
     }
+}
+
+/// The record a load (or a load and push) found, if it is readable and live at
+/// `touch.now`; an unreadable one is reported and counts as absent.
+fn loaded(key: &StoreKey, found: Found, touch: TouchRule) -> Option<Loaded> {
+    let (touched, fields) = match found {
+        Found::Absent => return None,
+        Found::Hash { touched, fields } => (touched, fields),
+    };
+    let record = match reply::record(fields, touched.then_some(touch.now)) {
+        Ok(record) => record,
+        Err(problem) => {
+            tracing::warn!(
+                key = %key.fingerprint(),
+                %problem,
+                "unreadable session record in Redis; treating the session as absent"
+            );
+            return None;
+        }
+    };
+    (!record.meta.is_expired(touch.now)).then_some(Loaded { record, touched })
 }

@@ -74,6 +74,9 @@ async fn every_store_call_is_one_script_call() {
         .await;
     let _ = store.user_sessions("ada", now).await;
     let _ = store.revoke_user("nobody", None, now).await;
+    let _ = store
+        .load_and_push(&warm, no_touch(now), "list", b"1")
+        .await;
 
     let key = new_key();
     let mut counts = Vec::new();
@@ -147,6 +150,10 @@ async fn every_store_call_is_one_script_call() {
     count!(
         "compare_and_set",
         store.compare_and_set(&key, "a", Some(1), Some(b"y"), now)
+    );
+    count!(
+        "load_and_push",
+        store.load_and_push(&key, touch_due, "list", b"\"x\"")
     );
     count!("user_sessions", store.user_sessions("ada", now));
     count!("revoke_user", store.revoke_user("ada", None, now));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{create, later, lifetime, new_key, no_touch, now, record};
 use redis::AsyncCommands;
-use sessio::{CasOutcome, SessionStore, TouchRule, WriteOutcome};
+use sessio::{CasOutcome, PushOutcome, SessionStore, TouchRule, WriteOutcome};
 use sessio_core::machine::Changes;
 use sessio_core::record::{SessionRecord, StoredValue};
 use sessio_core::{SessionId, StoreKey, StoreWrite, Timestamp};
@@ -459,6 +459,82 @@ async fn compare_and_set_loses_no_append_under_contention() {
         .compare_and_set(&key, "other", Some(1), Some(b"z"), now)
         .await;
     assert_eq!(absent.ok(), Some(CasOutcome::Conflict(None)));
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn load_and_push_appends_atomically_in_one_call() {
+    let Some(mut t) = common::redis("push").await else {
+        return;
+    };
+    let now = now();
+    let key = new_key();
+    create(
+        &t.store,
+        key,
+        record(now, lifetime(Some(600), None), &[("name", b"\"ada\"")]),
+        now,
+    )
+    .await;
+    let store = Arc::new(t.store.clone());
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let element = i.to_string();
+                store
+                    .load_and_push(&key, no_touch(now), "cart", element.as_bytes())
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let outcome = task.await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(outcome, Ok(PushOutcome::Pushed(_))), "{outcome:?}");
+    }
+    let cart = load(&t.store, &key, now)
+        .await
+        .map(|r| r.values["cart"].clone())
+        .unwrap_or_else(|| panic!("absent"));
+    let mut items: Vec<u32> = serde_json::from_slice(&cart.bytes)
+        .unwrap_or_else(|e| panic!("not a JSON list of numbers: {e}"));
+    items.sort_unstable();
+    assert_eq!(items, (0..50).collect::<Vec<_>>());
+    assert_eq!(cart.version, 50, "one version per append");
+
+    // The returned record is the session after the append, touched when due.
+    let touch = TouchRule {
+        now: later(now, 120),
+        interval: Duration::from_secs(60),
+    };
+    let pushed = t.store.load_and_push(&key, touch, "cart", b"50").await;
+    let Ok(PushOutcome::Pushed(loaded)) = pushed else {
+        panic!("{pushed:?}");
+    };
+    assert!(loaded.touched);
+    assert_eq!(loaded.record.meta.last_seen, later(now, 120));
+    assert_eq!(loaded.record.values["cart"].version, 51);
+    assert!(loaded.record.values["cart"].bytes.ends_with(b",50]"));
+    let name = t.session_key(&key);
+    let ttl = t.ttl(&name).await;
+    assert!((ttl - 720).abs() <= 2, "the TTL slid with the touch: {ttl}");
+
+    // A value that is no list is left alone; an absent session gets nothing.
+    let refused = t
+        .store
+        .load_and_push(&key, no_touch(now), "name", b"1")
+        .await;
+    assert!(
+        matches!(refused, Ok(PushOutcome::NotAList(ref l)) if l.record.values["name"].bytes == b"\"ada\""),
+        "{refused:?}"
+    );
+    let absent = t
+        .store
+        .load_and_push(&new_key(), no_touch(now), "cart", b"1")
+        .await;
+    assert!(matches!(absent, Ok(PushOutcome::Absent)), "{absent:?}");
+    let none = load(&t.store, &new_key(), now).await;
+    assert!(none.is_none());
     t.cleanup().await;
 }
 
