@@ -17,7 +17,14 @@ use crate::Timestamp;
 
 /// First byte of every encoded record and meta block; bumped when the layout changes, so
 /// an old or foreign record is recognised as unreadable instead of misread.
-pub const FORMAT_VERSION: u8 = 1;
+///
+/// Version 2 writes the start, id-issue and last-seen times as differences from the
+/// creation time (zigzag varints: one or two bytes instead of five each), which keeps a
+/// typical record under 48 bytes, one allocator size class below version 1. Version 1
+/// records (absolute times) are still read.
+pub const FORMAT_VERSION: u8 = 2;
+/// The first format, still decoded.
+const FORMAT_V1: u8 = 1;
 
 /// Everything about a session except its values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,20 +102,17 @@ impl SessionMeta {
     /// Decodes what [`SessionMeta::encode_into`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
         let mut reader = Reader::new(bytes);
-        reader.version()?;
-        let meta = Self::decode_body(&mut reader)?;
+        let version = reader.version()?;
+        let meta = Self::decode_body(&mut reader, version)?;
         reader.finish()?;
         Ok(meta)
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) {
-        for t in [
-            self.created_at,
-            self.started_at,
-            self.id_issued_at,
-            self.last_seen,
-        ] {
-            put_varint(out, t.unix_secs());
+        let created = self.created_at.unix_secs();
+        put_varint(out, created);
+        for t in [self.started_at, self.id_issued_at, self.last_seen] {
+            put_varint(out, zigzag(t.unix_secs(), created));
         }
         put_varint(out, self.lifetime.idle_timeout().map_or(0, |d| d.as_secs()));
         put_varint(
@@ -123,11 +127,19 @@ impl SessionMeta {
         }
     }
 
-    fn decode_body(r: &mut Reader<'_>) -> Result<Self, RecordError> {
-        let created_at = Timestamp::from_unix_secs(r.varint()?);
-        let started_at = Timestamp::from_unix_secs(r.varint()?);
-        let id_issued_at = Timestamp::from_unix_secs(r.varint()?);
-        let last_seen = Timestamp::from_unix_secs(r.varint()?);
+    fn decode_body(r: &mut Reader<'_>, version: u8) -> Result<Self, RecordError> {
+        let created = r.varint()?;
+        let mut time = || -> Result<Timestamp, RecordError> {
+            let v = r.varint()?;
+            let secs = if version == FORMAT_V1 {
+                v
+            } else {
+                unzigzag(v, created).ok_or(RecordError::Invalid("time out of range"))?
+            };
+            Ok(Timestamp::from_unix_secs(secs))
+        };
+        let (started_at, id_issued_at, last_seen) = (time()?, time()?, time()?);
+        let created_at = Timestamp::from_unix_secs(created);
         let secs = |v: u64| (v != 0).then(|| Duration::from_secs(v));
         let idle = secs(r.varint()?);
         let absolute = secs(r.varint()?);
@@ -197,8 +209,8 @@ impl SessionRecord {
     /// panic, and never an allocation larger than the input.
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
         let mut r = Reader::new(bytes);
-        r.version()?;
-        let meta = SessionMeta::decode_body(&mut r)?;
+        let version = r.version()?;
+        let meta = SessionMeta::decode_body(&mut r, version)?;
         let count = r.varint()?;
         let mut values = BTreeMap::new();
         for _ in 0..count {
@@ -247,6 +259,18 @@ impl fmt::Display for RecordError {
 
 impl core::error::Error for RecordError {}
 
+/// `t - base` as a zigzag varint value: small differences either way stay small.
+fn zigzag(t: u64, base: u64) -> u64 {
+    let diff = t.wrapping_sub(base) as i64;
+    ((diff << 1) ^ (diff >> 63)) as u64
+}
+
+/// The inverse of [`zigzag`]; `None` when the time would leave the `u64` range.
+fn unzigzag(v: u64, base: u64) -> Option<u64> {
+    let diff = ((v >> 1) as i64) ^ -((v & 1) as i64);
+    base.checked_add_signed(diff)
+}
+
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -269,9 +293,9 @@ impl<'a> Reader<'a> {
         Reader { rest: bytes }
     }
 
-    fn version(&mut self) -> Result<(), RecordError> {
+    fn version(&mut self) -> Result<u8, RecordError> {
         match self.byte() {
-            Ok(FORMAT_VERSION) => Ok(()),
+            Ok(v @ (FORMAT_V1 | FORMAT_VERSION)) => Ok(v),
             Ok(other) => Err(RecordError::UnknownVersion(other)),
             Err(e) => Err(e),
         }
@@ -366,6 +390,66 @@ mod tests {
         let mut meta_bytes = Vec::new();
         record.meta.encode_into(&mut meta_bytes);
         assert_eq!(SessionMeta::decode(&meta_bytes), Ok(record.meta));
+    }
+
+    #[test]
+    fn times_are_small_differences_either_way_and_version_1_still_reads() {
+        let mut record = sample();
+        let created = record.meta.created_at;
+        record.meta.last_seen = created.saturating_add(Duration::from_secs(1799));
+        // A clock that stepped back between two writes: a negative difference.
+        record.meta.id_issued_at = Timestamp::from_unix_secs(created.unix_secs() - 5);
+        let bytes = record.encode();
+        assert_eq!(SessionRecord::decode(&bytes), Ok(record.clone()));
+        // created (5 bytes) + three differences (1, 1, 2 bytes).
+        let mut meta_only = Vec::new();
+        record.meta.encode_body(&mut meta_only);
+        assert_eq!(&meta_only[5..9], &[0, 9, 0x8e, 0x1c]);
+
+        // The same record as version 1 wrote it: absolute times.
+        let mut v1 = vec![FORMAT_V1];
+        for t in [
+            created,
+            created,
+            record.meta.id_issued_at,
+            record.meta.last_seen,
+        ] {
+            put_varint(&mut v1, t.unix_secs());
+        }
+        v1.extend_from_slice(&meta_only[9..]);
+        let values_at = 1 + meta_only.len();
+        v1.extend_from_slice(&bytes[values_at..]);
+        assert_eq!(SessionRecord::decode(&v1), Ok(record));
+
+        // A difference that leaves the range of time is refused, not wrapped.
+        let mut far = vec![FORMAT_VERSION];
+        put_varint(&mut far, u64::MAX - 1);
+        put_varint(&mut far, 4); // +2 s: past u64::MAX
+        assert_eq!(
+            SessionMeta::decode(&far),
+            Err(RecordError::Invalid("time out of range"))
+        );
+    }
+
+    #[test]
+    fn a_typical_record_stays_small() {
+        // A cart session as the cart apps hold it: a default lifetime, a two-item cart.
+        let lifetime = Lifetime::new(
+            Some(Duration::from_secs(1800)),
+            Some(Duration::from_secs(86400)),
+        )
+        .expect("valid");
+        let mut values = BTreeMap::new();
+        values.insert(
+            "cart".into(),
+            StoredValue {
+                version: 2,
+                bytes: br#"["apple","pear"]"#.to_vec(),
+            },
+        );
+        let meta = SessionMeta::new(Timestamp::from_unix_secs(1_800_000_000), lifetime);
+        let len = SessionRecord { meta, values }.encode().len();
+        assert!(len <= 40, "{len} bytes");
     }
 
     #[test]
