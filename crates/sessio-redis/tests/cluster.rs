@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::cluster::cluster;
-use common::{create, later, lifetime, new_key, no_touch, now, record};
+use common::{changes, create, later, lifetime, load, new_key, now, record, write};
 use sessio::{CasOutcome, SessionStore, StoreError, TouchRule, WriteOutcome};
 use sessio_core::machine::Changes;
 use sessio_core::record::{SessionRecord, StoredValue};
@@ -44,33 +44,6 @@ fn bound(now: Timestamp, user: &str, values: &[(&str, &[u8])]) -> SessionRecord 
     let mut rec = record(now, lifetime(Some(600), Some(3600)), values);
     rec.meta.user = Some(user.into());
     rec
-}
-
-fn changes(at: Timestamp, values: &[(&str, Option<&[u8]>)]) -> Changes {
-    Changes {
-        meta: None,
-        last_seen: at,
-        cleared: false,
-        values: values
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.map(<[u8]>::to_vec)))
-            .collect(),
-    }
-}
-
-async fn load(store: &RedisStore, key: &StoreKey, now: Timestamp) -> Option<SessionRecord> {
-    let loaded = store
-        .load(key, no_touch(now))
-        .await
-        .unwrap_or_else(|e| panic!("load: {e}"));
-    loaded.map(|l| l.record)
-}
-
-async fn write(store: &RedisStore, write: StoreWrite, now: Timestamp) -> WriteOutcome {
-    store
-        .write(None, Some(&write), now)
-        .await
-        .unwrap_or_else(|e| panic!("write: {e}"))
 }
 
 async fn listed(store: &RedisStore, user: &str, now: Timestamp) -> Vec<StoreKey> {

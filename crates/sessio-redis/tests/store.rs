@@ -6,40 +6,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{create, later, lifetime, new_key, no_touch, now, record};
+use common::{changes, create, later, lifetime, load, new_key, no_touch, now, record, write};
 use redis::AsyncCommands;
 use sessio::{CasOutcome, PushOutcome, SessionStore, TouchRule, WriteOutcome};
 use sessio_core::machine::Changes;
-use sessio_core::record::{SessionRecord, StoredValue};
-use sessio_core::{SessionId, StoreKey, StoreWrite, Timestamp};
-use sessio_redis::RedisStore;
-
-async fn load(store: &RedisStore, key: &StoreKey, now: Timestamp) -> Option<SessionRecord> {
-    let loaded = store
-        .load(key, no_touch(now))
-        .await
-        .unwrap_or_else(|e| panic!("load: {e}"));
-    loaded.map(|l| l.record)
-}
-
-async fn write(store: &RedisStore, write: StoreWrite, now: Timestamp) -> WriteOutcome {
-    store
-        .write(None, Some(&write), now)
-        .await
-        .unwrap_or_else(|e| panic!("write: {e}"))
-}
-
-fn changes(at: Timestamp, values: &[(&str, Option<&[u8]>)]) -> Changes {
-    Changes {
-        meta: None,
-        last_seen: at,
-        cleared: false,
-        values: values
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.map(<[u8]>::to_vec)))
-            .collect(),
-    }
-}
+use sessio_core::record::StoredValue;
+use sessio_core::{SessionId, StoreWrite};
 
 #[tokio::test]
 async fn create_then_load_round_trips() {

@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::MultiplexedConnection;
-use sessio::{StoreError, TouchRule, WriteOutcome};
+use sessio::{SessionStore, StoreError, TouchRule, WriteOutcome};
 use sessio_core::expiry::Lifetime;
+use sessio_core::machine::Changes;
 use sessio_core::record::{SessionMeta, SessionRecord, StoredValue};
 use sessio_core::{SessionId, StoreKey, StoreWrite, Timestamp};
 use sessio_redis::{RedisConfig, RedisStore};
@@ -275,4 +276,34 @@ pub fn redis_server_installed() -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok()
+}
+
+/// Loads without touching; panics on a store error.
+pub async fn load(store: &RedisStore, key: &StoreKey, now: Timestamp) -> Option<SessionRecord> {
+    let loaded = store
+        .load(key, no_touch(now))
+        .await
+        .unwrap_or_else(|e| panic!("load: {e}"));
+    loaded.map(|l| l.record)
+}
+
+/// One write without a delete; panics on a store error.
+pub async fn write(store: &RedisStore, write: StoreWrite, now: Timestamp) -> WriteOutcome {
+    store
+        .write(None, Some(&write), now)
+        .await
+        .unwrap_or_else(|e| panic!("write: {e}"))
+}
+
+/// Changes that set (`Some`) or remove (`None`) values, last seen `at`.
+pub fn changes(at: Timestamp, values: &[(&str, Option<&[u8]>)]) -> Changes {
+    Changes {
+        meta: None,
+        last_seen: at,
+        cleared: false,
+        values: values
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.map(<[u8]>::to_vec)))
+            .collect(),
+    }
 }
