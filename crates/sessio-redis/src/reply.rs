@@ -84,7 +84,51 @@ pub(crate) enum Found {
     /// Nothing live under the key.
     Absent,
     /// The hash as it was before a touch, and whether the script touched it.
-    Hash { touched: bool, fields: Vec<Value> },
+    Hash { touched: bool, fields: Packed },
+}
+
+/// A hash's fields and values as the scripts' `pack` writes them: each item a 4-byte
+/// big-endian length and its bytes, checked whole on arrival so that reading it cannot
+/// fail later.
+#[derive(Debug)]
+pub(crate) struct Packed(Vec<u8>);
+
+impl Packed {
+    fn new(value: Value, what: &str) -> Result<Self, BadReply> {
+        let bytes =
+            bytes(value).ok_or_else(|| BadReply(format!("{what}: hash is not a string")))?;
+        let mut rest = bytes.as_slice();
+        let mut items = 0usize;
+        while !rest.is_empty() {
+            let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+                return Err(BadReply(format!("{what}: hash ends inside a length")));
+            };
+            let len = u32::from_be_bytes(*len) as usize;
+            if tail.len() < len {
+                return Err(BadReply(format!("{what}: hash ends inside an item")));
+            }
+            rest = &tail[len..];
+            items += 1;
+        }
+        if items % 2 != 0 {
+            return Err(BadReply(format!(
+                "{what}: hash has a field without a value"
+            )));
+        }
+        Ok(Packed(bytes))
+    }
+
+    /// The (field, value) pairs.
+    fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let mut rest = self.0.as_slice();
+        let mut item = move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let (item, tail) = tail.split_at(u32::from_be_bytes(*len) as usize);
+            rest = tail;
+            Some(item)
+        };
+        std::iter::from_fn(move || Some((item()?, item()?)))
+    }
 }
 
 pub(crate) fn load(value: Value) -> Result<Found, BadReply> {
@@ -93,8 +137,9 @@ pub(crate) fn load(value: Value) -> Result<Found, BadReply> {
     }
     let mut items = array(value, "load")?.into_iter();
     match (items.next(), items.next(), items.next()) {
-        (Some(touched), Some(Value::Array(fields)), None) if fields.len() % 2 == 0 => {
+        (Some(touched), Some(fields), None) => {
             let touched = int(&touched).ok_or_else(|| bad("load flag", &touched))? != 0;
+            let fields = Packed::new(fields, "load")?;
             Ok(Found::Hash { touched, fields })
         }
         _ => Err(BadReply(String::from("load: reply is not [flag, hash]"))),
@@ -109,9 +154,8 @@ pub(crate) fn load_and_push(value: Value) -> Result<Option<(bool, Found)>, BadRe
     }
     let mut items = array(value, "load_and_push")?.into_iter();
     match (items.next(), items.next(), items.next(), items.next()) {
-        (Some(status), Some(touched), Some(Value::Array(fields)), None)
-            if fields.len() % 2 == 0 =>
-        {
+        (Some(status), Some(touched), Some(fields), None) => {
+            let fields = Packed::new(fields, "load_and_push")?;
             let appended = match int(&status) {
                 Some(1) => true,
                 Some(2) => false,
@@ -126,33 +170,35 @@ pub(crate) fn load_and_push(value: Value) -> Result<Option<(bool, Found)>, BadRe
     }
 }
 
-/// Rebuilds a record from `HGETALL` fields: meta from `m` with `last_seen` from `ls`
-/// (or `touched_at`, when the load touched it), values from `v:`/`n:` pairs.
+/// Rebuilds a record from a hash: meta from `m` with `last_seen` from `ls` (or
+/// `touched_at`, when the load touched it), values from `v:`/`n:` pairs.
 pub(crate) fn record(
-    fields: Vec<Value>,
+    fields: &Packed,
     touched_at: Option<Timestamp>,
 ) -> Result<SessionRecord, Unreadable> {
     let mut meta = None;
     let mut last_seen = None;
-    let mut values: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut versions: BTreeMap<String, u64> = BTreeMap::new();
-    let mut items = fields.into_iter();
-    while let (Some(name), Some(value)) = (items.next(), items.next()) {
-        let name = bytes(name).ok_or(Unreadable::Field("field name is not a string"))?;
-        let value = bytes(value).ok_or(Unreadable::Field("field value is not a string"))?;
-        match name.as_slice() {
-            b"m" => meta = Some(SessionMeta::decode(&value).map_err(Unreadable::Meta)?),
+    let mut values: BTreeMap<String, StoredValue> = BTreeMap::new();
+    // Versions pair with values by name, in whatever order Redis lists the fields.
+    let mut versions: Vec<(&[u8], u64)> = Vec::new();
+    for (name, value) in fields.pairs() {
+        match name {
+            b"m" => meta = Some(SessionMeta::decode(value).map_err(Unreadable::Meta)?),
             b"ls" => {
                 last_seen =
-                    Some(decimal(&value).ok_or(Unreadable::Field("field ls is not a number"))?)
+                    Some(decimal(value).ok_or(Unreadable::Field("field ls is not a number"))?)
             }
             other => {
                 if let Some(name) = other.strip_prefix(b"v:") {
+                    let value = StoredValue {
+                        version: 0,
+                        bytes: value.to_vec(),
+                    };
                     values.insert(utf8(name)?, value);
                 } else if let Some(name) = other.strip_prefix(b"n:") {
-                    let version = decimal(&value)
+                    let version = decimal(value)
                         .ok_or(Unreadable::Field("a value version is not a number"))?;
-                    versions.insert(utf8(name)?, version);
+                    versions.push((name, version));
                 }
                 // Other fields (idle, abs, c, u) are derived from m, for the scripts.
             }
@@ -164,30 +210,29 @@ pub(crate) fn record(
     if versions.len() != values.len() {
         return Err(Unreadable::Field("a value and its version do not pair up"));
     }
-    let values = values
-        .into_iter()
-        .map(|(name, bytes)| match versions.get(&name) {
-            Some(&version) => Ok((name, StoredValue { version, bytes })),
-            None => Err(Unreadable::Field("a value has no version")),
-        })
-        .collect::<Result<_, _>>()?;
+    for (name, version) in versions {
+        let value = std::str::from_utf8(name)
+            .ok()
+            .and_then(|name| values.get_mut(name))
+            .ok_or(Unreadable::Field("a value has no version"))?;
+        value.version = version;
+    }
     Ok(SessionRecord { meta, values })
 }
 
-/// A hash as `HGETALL` returned it, as raw bytes to send back (a rotation across hash
-/// slots copies it), and its `u` field if it has one.
-pub(crate) fn raw_hash(fields: Vec<Value>) -> Result<(Vec<Vec<u8>>, Option<String>), BadReply> {
-    let mut raw = Vec::with_capacity(fields.len());
-    for field in fields {
-        raw.push(
-            bytes(field).ok_or_else(|| BadReply(String::from("hash: an item is not a string")))?,
-        );
+/// A hash as raw bytes to send back (a rotation across hash slots copies it), and its
+/// `u` field if it has one.
+pub(crate) fn raw_hash(fields: &Packed) -> (Vec<Vec<u8>>, Option<String>) {
+    let mut raw = Vec::new();
+    let mut user = None;
+    for (name, value) in fields.pairs() {
+        if name == b"u" {
+            user = Some(String::from_utf8_lossy(value).into_owned());
+        }
+        raw.push(name.to_vec());
+        raw.push(value.to_vec());
     }
-    let user = raw
-        .chunks_exact(2)
-        .find(|pair| pair[0] == b"u")
-        .map(|pair| String::from_utf8_lossy(&pair[1]).into_owned());
-    Ok((raw, user))
+    (raw, user)
 }
 
 fn utf8(name: &[u8]) -> Result<String, Unreadable> {
@@ -314,21 +359,32 @@ mod tests {
         out
     }
 
+    /// What the scripts' `pack` makes of `items`.
+    fn packed(items: &[&[u8]]) -> Packed {
+        let mut out = Vec::new();
+        for item in items {
+            out.extend_from_slice(&(item.len() as u32).to_be_bytes());
+            out.extend_from_slice(item);
+        }
+        Packed::new(Value::BulkString(out), "test").unwrap_or_else(|e| panic!("{}", e.0))
+    }
+
     #[test]
     fn record_takes_last_seen_from_ls_and_pairs_values() {
-        let fields = vec![
-            s(b"m"),
-            Value::BulkString(meta_bytes()),
-            s(b"ls"),
-            s(b"130"),
-            s(b"idle"),
-            s(b"60"),
-            s(b"v:cart"),
-            s(b"\x00\x01"),
-            s(b"n:cart"),
-            s(b"4"),
-        ];
-        let record = record(fields.clone(), None).unwrap_or_else(|e| panic!("{e}"));
+        let meta = meta_bytes();
+        let fields = packed(&[
+            b"n:cart",
+            b"4",
+            b"m",
+            &meta,
+            b"ls",
+            b"130",
+            b"idle",
+            b"60",
+            b"v:cart",
+            b"\x00\x01",
+        ]);
+        let record = record(&fields, None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(record.meta.last_seen, Timestamp::from_unix_secs(130));
         assert_eq!(
             record.values["cart"],
@@ -337,7 +393,7 @@ mod tests {
                 bytes: vec![0, 1]
             }
         );
-        let touched = super::record(fields, Some(Timestamp::from_unix_secs(150)));
+        let touched = super::record(&fields, Some(Timestamp::from_unix_secs(150)));
         assert_eq!(
             touched.map(|r| r.meta.last_seen),
             Ok(Timestamp::from_unix_secs(150))
@@ -346,19 +402,45 @@ mod tests {
 
     #[test]
     fn unreadable_hashes_are_named_not_panicked_on() {
-        let base = vec![s(b"m"), Value::BulkString(meta_bytes()), s(b"ls"), s(b"1")];
-        let mut orphan = base.clone();
-        orphan.extend([s(b"v:a"), s(b"x")]);
+        let meta = meta_bytes();
         assert_eq!(
-            record(orphan, None),
+            record(&packed(&[b"m", &meta, b"ls", b"1", b"v:a", b"x"]), None),
             Err(Unreadable::Field("a value and its version do not pair up"))
         );
-        let garbage = vec![s(b"m"), s(b"garbage"), s(b"ls"), s(b"1")];
-        assert!(matches!(record(garbage, None), Err(Unreadable::Meta(_))));
         assert_eq!(
-            record(vec![s(b"ls"), s(b"1")], None),
+            record(
+                &packed(&[b"m", &meta, b"ls", b"1", b"v:a", b"x", b"n:b", b"1"]),
+                None
+            ),
+            Err(Unreadable::Field("a value has no version"))
+        );
+        let garbage = packed(&[b"m", b"garbage", b"ls", b"1"]);
+        assert!(matches!(record(&garbage, None), Err(Unreadable::Meta(_))));
+        assert_eq!(
+            record(&packed(&[b"ls", b"1"]), None),
             Err(Unreadable::Field("field m is missing"))
         );
+    }
+
+    #[test]
+    fn a_badly_packed_hash_is_a_protocol_error() {
+        for bad in [
+            &[0u8, 0, 0][..],    // a cut length
+            &[0, 0, 0, 5, b'a'], // an item longer than the rest
+            &[0, 0, 0, 1, b'a'], // a field without a value
+        ] {
+            assert!(
+                Packed::new(Value::BulkString(bad.to_vec()), "t").is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(Packed::new(Value::Int(1), "t").is_err());
+        assert!(Packed::new(Value::BulkString(Vec::new()), "t").is_ok());
+        let reply = Value::Array(vec![
+            Value::Int(1),
+            Value::BulkString(vec![0, 0, 0, 1, b'a']),
+        ]);
+        assert!(load(reply).is_err());
     }
 
     #[test]
@@ -378,11 +460,10 @@ mod tests {
 
     #[test]
     fn a_raw_hash_finds_its_user() {
-        let (raw, user) = raw_hash(vec![s(b"m"), s(b"\x00"), s(b"u"), s(b"{abcd}ef")])
-            .unwrap_or_else(|e| panic!("{}", e.0));
+        let (raw, user) = raw_hash(&packed(&[b"m", b"\x00", b"u", b"{abcd}ef"]));
         assert_eq!(raw.len(), 4);
         assert_eq!(user.as_deref(), Some("{abcd}ef"));
-        assert!(raw_hash(vec![Value::Int(1)]).is_err());
+        assert_eq!(raw_hash(&packed(&[b"m", b"\x00"])).1, None);
     }
 
     #[test]

@@ -395,7 +395,7 @@ fn loaded(key: &StoreKey, found: Found, touch: TouchRule) -> Option<Loaded> {
         Found::Absent => return None,
         Found::Hash { touched, fields } => (touched, fields),
     };
-    let record = match reply::record(fields, touched.then_some(touch.now)) {
+    let record = match reply::record(&fields, touched.then_some(touch.now)) {
         Ok(record) => record,
         Err(problem) => {
             tracing::warn!(

@@ -7,6 +7,17 @@
 -- tag, so the scripts reach a user's index and sessions within one hash slot; in a cluster
 -- that is what lets them touch keys the caller could not declare (index members).
 
+-- A list of strings (an HGETALL reply) as one string: each item as a 4-byte big-endian
+-- length and its bytes. One bulk string costs the client one allocation and one parse
+-- where a reply of many bulk strings costs one of each per item.
+local function pack(items)
+  local parts = {}
+  for i = 1, #items do
+    parts[i] = struct.pack('>I4', #items[i]) .. items[i]
+  end
+  return table.concat(parts)
+end
+
 local function int(n)
   return string.format('%d', n)
 end

@@ -1,5 +1,6 @@
 -- load: KEYS[1] = session; ARGV = prefix, now, touch interval (whole secs).
--- Returns nil (absent or expired) or {touched (0/1), HGETALL reply before the touch}.
+-- Returns nil (absent or expired) or {touched (0/1), the HGETALL reply before the touch,
+-- packed}.
 local key, prefix, now_s = KEYS[1], ARGV[1], ARGV[2]
 local now = tonumber(now_s)
 local h = redis.call('HGETALL', key)
@@ -14,7 +15,7 @@ for i = 1, #h, 2 do
   end
 end
 -- Unreadable: hand it to the caller untouched, which reports it and treats it as absent.
-if not ls or not idle or not abs then return { 0, h } end
+if not ls or not idle or not abs then return { 0, pack(h) } end
 if now >= deadline(ls, idle, abs) then return false end
 local touched = 0
 if idle > 0 and now - ls >= tonumber(ARGV[3]) then
@@ -24,4 +25,4 @@ if idle > 0 and now - ls >= tonumber(ARGV[3]) then
   if u then bind(prefix, now_s, key, u, d) end
   touched = 1
 end
-return { touched, h }
+return { touched, pack(h) }

@@ -1,7 +1,7 @@
 -- load_and_push: KEYS[1] = session; ARGV = prefix, now, touch interval (whole secs), value
 -- name, element (the JSON of one list item).
 -- Returns nil (absent, unreadable or expired: nothing written) or {status, touched (0/1),
--- HGETALL reply after the append}, status 1 = appended, 2 = the value is not a list
+-- HGETALL reply after the append, packed}, status 1 = appended, 2 = the value is not a list
 -- (nothing appended).
 local key, prefix, now_s = KEYS[1], ARGV[1], ARGV[2]
 local now = tonumber(now_s)
@@ -31,4 +31,4 @@ if appended then
   redis.call('HINCRBY', key, 'n:' .. name, 1)
   status = 1
 end
-return { status, touched, redis.call('HGETALL', key) }
+return { status, touched, pack(redis.call('HGETALL', key)) }
