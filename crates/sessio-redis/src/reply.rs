@@ -118,6 +118,25 @@ impl Packed {
         Ok(Packed(bytes))
     }
 
+    /// Packs a plain `HGETALL` reply the same way.
+    fn from_items(items: Vec<Value>, what: &str) -> Result<Self, BadReply> {
+        if items.len() % 2 != 0 {
+            return Err(BadReply(format!(
+                "{what}: hash has a field without a value"
+            )));
+        }
+        let mut out = Vec::new();
+        for item in items {
+            let item =
+                bytes(item).ok_or_else(|| BadReply(format!("{what}: an item is not a string")))?;
+            let len = u32::try_from(item.len())
+                .map_err(|_| BadReply(format!("{what}: an item is over 4 GiB")))?;
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&item);
+        }
+        Ok(Packed(out))
+    }
+
     /// The (field, value) pairs.
     fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         let mut rest = self.0.as_slice();
@@ -144,6 +163,19 @@ pub(crate) fn load(value: Value) -> Result<Found, BadReply> {
         }
         _ => Err(BadReply(String::from("load: reply is not [flag, hash]"))),
     }
+}
+
+/// A plain `HGETALL` reply: absent when empty, never touched.
+pub(crate) fn hash(value: Value) -> Result<Found, BadReply> {
+    let items = array(value, "hgetall")?;
+    if items.is_empty() {
+        return Ok(Found::Absent);
+    }
+    let fields = Packed::from_items(items, "hgetall")?;
+    Ok(Found::Hash {
+        touched: false,
+        fields,
+    })
 }
 
 /// `load_and_push.lua`'s reply: absent, or whether it appended, whether it touched, and
@@ -420,6 +452,30 @@ mod tests {
             record(&packed(&[b"ls", b"1"]), None),
             Err(Unreadable::Field("field m is missing"))
         );
+    }
+
+    #[test]
+    fn a_plain_hgetall_reads_like_a_packed_one() {
+        let meta = meta_bytes();
+        let items = [
+            &b"m"[..],
+            &meta,
+            b"ls",
+            b"130",
+            b"v:cart",
+            b"[1]",
+            b"n:cart",
+            b"2",
+        ];
+        let plain = Value::Array(items.iter().map(|i| s(i)).collect());
+        let Ok(Found::Hash { touched, fields }) = hash(plain) else {
+            panic!("a hash");
+        };
+        assert!(!touched);
+        assert_eq!(record(&fields, None), record(&packed(&items), None));
+        assert!(matches!(hash(Value::Array(Vec::new())), Ok(Found::Absent)));
+        assert!(hash(Value::Array(vec![s(b"m")])).is_err());
+        assert!(hash(Value::Array(vec![s(b"m"), Value::Int(1)])).is_err());
     }
 
     #[test]

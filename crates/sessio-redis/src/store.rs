@@ -19,6 +19,7 @@ use crate::argv::{self, Call};
 use crate::config::RedisConfig;
 use crate::error::{did_not_run, from_redis, from_reply};
 use crate::keys::Keys;
+use crate::recent::RecentSessions;
 use crate::reply::{self, Found};
 use crate::scripts::SCRIPTS;
 
@@ -39,6 +40,7 @@ pub struct RedisStore {
     conn: Connection,
     keys: Keys,
     config: RedisConfig,
+    recent: RecentSessions,
 }
 
 #[derive(Clone)]
@@ -105,6 +107,7 @@ impl RedisStore {
         Ok(RedisStore {
             conn: Connection::Single(conn),
             keys,
+            recent: RecentSessions::new(config.recent_sessions),
             config,
         })
     }
@@ -171,6 +174,7 @@ impl RedisStore {
         Ok(RedisStore {
             conn: Connection::Cluster(conn),
             keys,
+            recent: RecentSessions::new(config.recent_sessions),
             config,
         })
     }
@@ -243,23 +247,57 @@ impl RedisStore {
                     .await
             }
             Connection::Cluster(conn) => {
-                let mut conn = conn.clone();
-                let deadline = Instant::now() + self.config.timeout;
-                let attempts = async {
-                    let mut pause = RETRY_PAUSE;
-                    loop {
-                        match invocation.invoke_async::<Value>(&mut conn).await {
-                            Err(err) if did_not_run(&err) && Instant::now() + pause < deadline => {
-                                tokio::time::sleep(pause).await;
-                                pause = (pause * 2).min(RETRY_PAUSE_MAX);
-                            }
-                            result => return result,
-                        }
-                    }
-                };
-                self.bounded(op, attempts).await
+                self.in_cluster(op, conn, |mut conn| {
+                    let invocation = &invocation;
+                    async move { invocation.invoke_async::<Value>(&mut conn).await }
+                })
+                .await
             }
         }
+    }
+
+    /// One plain command (a read, so safe to send again), bounded like [`Self::eval`].
+    async fn query(&self, op: &'static str, cmd: &redis::Cmd) -> Result<Value, StoreError> {
+        match &self.conn {
+            Connection::Single(conn) => {
+                let mut conn = conn.clone();
+                self.bounded(op, cmd.query_async::<Value>(&mut conn)).await
+            }
+            Connection::Cluster(conn) => {
+                self.in_cluster(op, conn, |mut conn| async move {
+                    cmd.query_async::<Value>(&mut conn).await
+                })
+                .await
+            }
+        }
+    }
+
+    /// Runs `call` on the cluster, again after an error that says it did not run (a slot
+    /// on the move, a failover), with growing pauses, all within the timeout.
+    async fn in_cluster<F, Fut>(
+        &self,
+        op: &'static str,
+        conn: &ClusterConnection,
+        mut call: F,
+    ) -> Result<Value, StoreError>
+    where
+        F: FnMut(ClusterConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<Value>>,
+    {
+        let deadline = Instant::now() + self.config.timeout;
+        let attempts = async {
+            let mut pause = RETRY_PAUSE;
+            loop {
+                match call(conn.clone()).await {
+                    Err(err) if did_not_run(&err) && Instant::now() + pause < deadline => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(RETRY_PAUSE_MAX);
+                    }
+                    result => return result,
+                }
+            }
+        };
+        self.bounded(op, attempts).await
     }
 
     /// `write.lua` with a delete and a write whose keys share a hash slot (always so on a
@@ -294,10 +332,30 @@ impl SessionStore for RedisStore {
         touch: TouchRule,
     ) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
         Box::pin(async move {
+            if self.recent.touch_not_due(key, touch.now, touch.interval) {
+                // No touch can be due: a plain read, a fraction of a script's cost.
+                let mut cmd = redis::cmd("HGETALL");
+                cmd.arg(self.keys.session(key));
+                let value = self.query("load", &cmd).await?;
+                let found = reply::hash(value).map_err(|e| from_reply("load", e))?;
+                let loaded = loaded(key, found, touch);
+                if loaded.is_none() {
+                    self.recent.forget(key);
+                }
+                return Ok(loaded);
+            }
             let call = argv::load(&self.keys, key, touch);
             let value = self.eval("load", &SCRIPTS.load, call).await?;
             let found = reply::load(value).map_err(|e| from_reply("load", e))?;
-            Ok(loaded(key, found, touch))
+            let loaded = loaded(key, found, touch);
+            match &loaded {
+                Some(l) => {
+                    self.recent
+                        .seen(key, l.record.meta.last_seen, touch.interval, touch.now)
+                }
+                None => self.recent.forget(key),
+            }
+            Ok(loaded)
         })
     }
 

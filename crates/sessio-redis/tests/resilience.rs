@@ -12,15 +12,17 @@ use sessio_core::machine::Changes;
 use sessio_core::{StoreWrite, Timestamp};
 use sessio_redis::{RedisConfig, RedisStore};
 
-/// `EVALSHA` + `EVAL` calls so far, from `INFO commandstats`.
-async fn script_calls(raw: &mut MultiplexedConnection) -> u64 {
+/// Calls so far of the commands a store sends (`EVALSHA`, `EVAL`, `HGETALL`), from
+/// `INFO commandstats`; commands run inside scripts count too, so a script call that
+/// reads with `HGETALL` inside counts it as well: the callers compare script calls.
+async fn calls(raw: &mut MultiplexedConnection, prefixes: &[&str]) -> u64 {
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(raw)
         .await
         .unwrap_or_else(|e| panic!("INFO: {e}"));
     info.lines()
-        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
         .filter_map(|l| {
             l.split("calls=")
                 .nth(1)?
@@ -80,12 +82,13 @@ async fn every_store_call_is_one_script_call() {
 
     let key = new_key();
     let mut counts = Vec::new();
+    const SCRIPTS: &[&str] = &["cmdstat_evalsha:", "cmdstat_eval:"];
     macro_rules! count {
         ($what:literal, $call:expr) => {{
-            let before = script_calls(&mut raw).await;
+            let before = calls(&mut raw, SCRIPTS).await;
             let result = $call.await;
             assert!(result.is_ok(), "{}: {result:?}", $what);
-            counts.push(($what, script_calls(&mut raw).await - before));
+            counts.push(($what, calls(&mut raw, SCRIPTS).await - before));
         }};
     }
     count!(
@@ -100,6 +103,26 @@ async fn every_store_call_is_one_script_call() {
         )
     );
     count!("load (no touch)", store.load(&key, no_touch(now)));
+    // Last seen just now, by this store's own script load: no touch can be due within
+    // the interval, so the next load is one plain HGETALL and no script.
+    let within = TouchRule {
+        now: later(now, 30),
+        interval: Duration::from_secs(60),
+    };
+    let (scripts, hgetalls) = (
+        calls(&mut raw, SCRIPTS).await,
+        calls(&mut raw, &["cmdstat_hgetall:"]).await,
+    );
+    let plain = store.load(&key, within).await;
+    assert!(matches!(plain, Ok(Some(ref l)) if !l.touched), "{plain:?}");
+    assert_eq!(
+        (
+            calls(&mut raw, SCRIPTS).await - scripts,
+            calls(&mut raw, &["cmdstat_hgetall:"]).await - hgetalls
+        ),
+        (0, 1),
+        "a load with no touch due is one plain HGETALL"
+    );
     count!("load (touching)", store.load(&key, touch_due));
     count!("load (absent)", store.load(&new_key(), no_touch(now)));
     count!(
