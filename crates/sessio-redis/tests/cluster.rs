@@ -14,7 +14,7 @@ use common::cluster::cluster;
 use common::{changes, create, later, lifetime, load, new_key, now, record, write};
 use sessio::{CasOutcome, SessionStore, StoreError, TouchRule, WriteOutcome};
 use sessio_core::machine::Changes;
-use sessio_core::record::{SessionRecord, StoredValue};
+use sessio_core::record::SessionRecord;
 use sessio_core::{SessionId, ShardTag, StoreKey, StoreWrite, Timestamp};
 use sessio_redis::RedisStore;
 
@@ -190,37 +190,7 @@ async fn compare_and_set_loses_no_append_under_contention() {
     let now = now();
     let key = user_key("ada");
     create(&t.store, key, bound(now, "ada", &[("log", b"")]), now).await;
-    let store = Arc::new(t.store.clone());
-    let tasks: Vec<_> = (0..20u8)
-        .map(|i| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                let mut current = StoredValue {
-                    version: 1,
-                    bytes: Vec::new(),
-                };
-                loop {
-                    let mut next = current.bytes.clone();
-                    next.push(i);
-                    match store
-                        .compare_and_set(&key, "log", Some(current.version), Some(&next), now)
-                        .await
-                    {
-                        Ok(CasOutcome::Written(_)) => return,
-                        Ok(CasOutcome::Conflict(Some(seen))) => current = seen,
-                        other => panic!("task {i}: {other:?}"),
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap_or_else(|e| panic!("{e}"));
-    }
-    let log = load(&t.store, &key, now)
-        .await
-        .map(|r| r.values["log"].clone())
-        .unwrap_or_else(|| panic!("absent"));
+    let (log, _) = common::append_concurrently(&t.store, key, 20, now).await;
     let mut seen = log.bytes.clone();
     seen.sort_unstable();
     assert_eq!(seen, (0..20).collect::<Vec<u8>>());

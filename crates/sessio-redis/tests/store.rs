@@ -359,39 +359,7 @@ async fn compare_and_set_loses_no_append_under_contention() {
         now,
     )
     .await;
-    let store = Arc::new(t.store.clone());
-    let mut tasks = Vec::new();
-    for i in 0..50u8 {
-        let store = Arc::clone(&store);
-        tasks.push(tokio::spawn(async move {
-            let mut current = StoredValue {
-                version: 1,
-                bytes: Vec::new(),
-            };
-            let mut attempts = 0;
-            loop {
-                attempts += 1;
-                let mut next = current.bytes.clone();
-                next.push(i);
-                match store
-                    .compare_and_set(&key, "log", Some(current.version), Some(&next), now)
-                    .await
-                {
-                    Ok(CasOutcome::Written(_)) => return attempts,
-                    Ok(CasOutcome::Conflict(Some(seen))) => current = seen,
-                    other => panic!("task {i}: {other:?}"),
-                }
-            }
-        }));
-    }
-    let mut attempts = 0;
-    for task in tasks {
-        attempts += task.await.unwrap_or_else(|e| panic!("{e}"));
-    }
-    let log = load(&t.store, &key, now)
-        .await
-        .map(|r| r.values["log"].clone())
-        .unwrap_or_else(|| panic!("absent"));
+    let (log, attempts) = common::append_concurrently(&t.store, key, 50, now).await;
     let mut seen = log.bytes.clone();
     seen.sort_unstable();
     assert_eq!(seen, (0..50).collect::<Vec<u8>>());

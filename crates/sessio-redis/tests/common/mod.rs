@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::MultiplexedConnection;
-use sessio::{SessionStore, StoreError, TouchRule, WriteOutcome};
+use sessio::{CasOutcome, SessionStore, StoreError, TouchRule, WriteOutcome};
 use sessio_core::expiry::Lifetime;
 use sessio_core::machine::Changes;
 use sessio_core::record::{SessionMeta, SessionRecord, StoredValue};
@@ -306,4 +306,50 @@ pub fn changes(at: Timestamp, values: &[(&str, Option<&[u8]>)]) -> Changes {
             .map(|(n, v)| (n.to_string(), v.map(<[u8]>::to_vec)))
             .collect(),
     }
+}
+
+/// `tasks` concurrent appends of one byte each (0, 1, …) to the value `log` of the
+/// session `key` (created holding an empty `log` at version 1), each a compare-and-set
+/// retried on conflict. Returns the value afterwards and how many calls all took.
+pub async fn append_concurrently(
+    store: &RedisStore,
+    key: StoreKey,
+    tasks: u8,
+    now: Timestamp,
+) -> (StoredValue, u32) {
+    let store = std::sync::Arc::new(store.clone());
+    let tasks: Vec<_> = (0..tasks)
+        .map(|i| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut current = StoredValue {
+                    version: 1,
+                    bytes: Vec::new(),
+                };
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let mut next = current.bytes.clone();
+                    next.push(i);
+                    match store
+                        .compare_and_set(&key, "log", Some(current.version), Some(&next), now)
+                        .await
+                    {
+                        Ok(CasOutcome::Written(_)) => return attempts,
+                        Ok(CasOutcome::Conflict(Some(seen))) => current = seen,
+                        other => panic!("task {i}: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut attempts = 0;
+    for task in tasks {
+        attempts += task.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let log = load(&store, &key, now)
+        .await
+        .map(|r| r.values["log"].clone())
+        .unwrap_or_else(|| panic!("absent"));
+    (log, attempts)
 }
