@@ -87,11 +87,16 @@ pub(crate) enum Found {
     Hash { touched: bool, fields: Packed },
 }
 
-/// A hash's fields and values as the scripts' `pack` writes them: each item a 4-byte
-/// big-endian length and its bytes, checked whole on arrival so that reading it cannot
-/// fail later.
+/// A hash's fields and values, checked whole on arrival so that reading them cannot fail
+/// later: either as the scripts' `pack` writes them (each item a 4-byte big-endian length
+/// and its bytes, one string) or as a plain `HGETALL` returns them (one string per item).
 #[derive(Debug)]
-pub(crate) struct Packed(Vec<u8>);
+pub(crate) enum Packed {
+    /// From a script.
+    Packed(Vec<u8>),
+    /// From `HGETALL`: field, value, field, value, …
+    Items(Vec<Vec<u8>>),
+}
 
 impl Packed {
     fn new(value: Value, what: &str) -> Result<Self, BadReply> {
@@ -115,36 +120,39 @@ impl Packed {
                 "{what}: hash has a field without a value"
             )));
         }
-        Ok(Packed(bytes))
+        Ok(Packed::Packed(bytes))
     }
 
-    /// Packs a plain `HGETALL` reply the same way.
+    /// A plain `HGETALL` reply's items, taken as they are.
     fn from_items(items: Vec<Value>, what: &str) -> Result<Self, BadReply> {
         if items.len() % 2 != 0 {
             return Err(BadReply(format!(
                 "{what}: hash has a field without a value"
             )));
         }
-        let mut out = Vec::new();
-        for item in items {
-            let item =
-                bytes(item).ok_or_else(|| BadReply(format!("{what}: an item is not a string")))?;
-            let len = u32::try_from(item.len())
-                .map_err(|_| BadReply(format!("{what}: an item is over 4 GiB")))?;
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(&item);
-        }
-        Ok(Packed(out))
+        let items = items
+            .into_iter()
+            .map(|item| {
+                bytes(item).ok_or_else(|| BadReply(format!("{what}: an item is not a string")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Packed::Items(items))
     }
 
     /// The (field, value) pairs.
     fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let mut rest = self.0.as_slice();
-        let mut item = move || {
-            let (len, tail) = rest.split_first_chunk::<4>()?;
-            let (item, tail) = tail.split_at(u32::from_be_bytes(*len) as usize);
-            rest = tail;
-            Some(item)
+        let (mut rest, mut items) = match self {
+            Packed::Packed(bytes) => (bytes.as_slice(), [].iter()),
+            Packed::Items(items) => (&[][..], items.iter()),
+        };
+        let mut item = move || match items.next() {
+            Some(item) => Some(item.as_slice()),
+            None => {
+                let (len, tail) = rest.split_first_chunk::<4>()?;
+                let (item, tail) = tail.split_at(u32::from_be_bytes(*len) as usize);
+                rest = tail;
+                Some(item)
+            }
         };
         std::iter::from_fn(move || Some((item()?, item()?)))
     }

@@ -58,6 +58,15 @@ local function unbind(prefix, now, key, u)
   tidy(idx, now)
 end
 
+-- Records activity at ls (a decimal string) and moves the session's deadline, Redis TTL and
+-- user-index score with it.
+local function slide(prefix, now_s, key, ls, idle, abs, u)
+  redis.call('HSET', key, 'ls', ls)
+  local d = deadline(tonumber(ls), idle, abs)
+  redis.call('EXPIREAT', key, int(d))
+  if u then bind(prefix, now_s, key, u, d) end
+end
+
 -- The expiry state of a session that is live at `now`, or nil (absent, unreadable or
 -- past its deadline by the caller's clock).
 local function live(key, now)

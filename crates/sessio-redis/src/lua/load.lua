@@ -19,10 +19,7 @@ if not ls or not idle or not abs then return { 0, pack(h) } end
 if now >= deadline(ls, idle, abs) then return false end
 local touched = 0
 if idle > 0 and now - ls >= tonumber(ARGV[3]) then
-  redis.call('HSET', key, 'ls', now_s)
-  local d = deadline(now, idle, abs)
-  redis.call('EXPIREAT', key, int(d))
-  if u then bind(prefix, now_s, key, u, d) end
+  slide(prefix, now_s, key, now_s, idle, abs, u)
   touched = 1
 end
 return { touched, pack(h) }

@@ -9,10 +9,7 @@ local s = live(key, now)
 if not s then return false end
 local touched = 0
 if s.idle > 0 and now - s.ls >= tonumber(ARGV[3]) then
-  redis.call('HSET', key, 'ls', now_s)
-  local d = deadline(now, s.idle, s.abs)
-  redis.call('EXPIREAT', key, int(d))
-  if s.u then bind(prefix, now_s, key, s.u, d) end
+  slide(prefix, now_s, key, now_s, s.idle, s.abs, s.u)
   touched = 1
 end
 -- Values are compact JSON, so appending to an array is splicing before its closing bracket

@@ -26,8 +26,6 @@ local function apply(key, s, base)
     if nu then redis.call('HSET', key, 'u', nu) else redis.call('HDEL', key, 'u') end
     u = nu
   end
-  local ls = ARGV[base + 6]
-  redis.call('HSET', key, 'ls', ls)
   if ARGV[base + 7] == '1' then
     for _, f in ipairs(redis.call('HKEYS', key)) do
       local p = string.sub(f, 1, 2)
@@ -43,9 +41,7 @@ local function apply(key, s, base)
       redis.call('HDEL', key, 'v:' .. name, 'n:' .. name)
     end
   end
-  local d = deadline(tonumber(ls), idle, abs)
-  redis.call('EXPIREAT', key, int(d))
-  if u then bind(prefix, now_s, key, u, d) end
+  slide(prefix, now_s, key, ARGV[base + 6], idle, abs, u)
 end
 
 local k = 1
@@ -83,10 +79,7 @@ elseif op == 'T' then
   local key = KEYS[k]
   local s = live(key, now)
   if not s then return 2 end
-  redis.call('HSET', key, 'ls', ARGV[5])
-  local d = deadline(tonumber(ARGV[5]), s.idle, s.abs)
-  redis.call('EXPIREAT', key, int(d))
-  if s.u then bind(prefix, now_s, key, s.u, d) end
+  slide(prefix, now_s, key, ARGV[5], s.idle, s.abs, s.u)
   return 0
 elseif op == 'U' then
   local key = KEYS[k]
