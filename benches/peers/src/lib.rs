@@ -42,3 +42,34 @@ pub const BARE_USER: &str = "bench";
 /// Seconds of inactivity after which a peer's session is gone, as the cart apps'
 /// default `SESSION_IDLE_SECS`.
 pub const IDLE_SECS: i64 = 1800;
+
+/// When a peer pushes its session's deadline forward, from `PEER_IDLE_EXTENSION`.
+///
+/// The cart contract's idle timeout says "a session unused this long is gone": a read is
+/// a use. Both peers extend the deadline only when the session is written unless told
+/// otherwise, so a logged-in user who only reads would be logged out `IDLE_SECS` after
+/// login however active. Each documents one switch for a sliding idle timeout
+/// (tower-sessions `with_always_save(true)`, actix-session
+/// `TtlExtensionPolicy::OnEveryRequest`), which writes on every request; that is the
+/// default here, so that the peers do the contract's work. `on-change` keeps the
+/// libraries' defaults, to measure what the sliding deadline costs them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IdleExtension {
+    /// Every request with a session extends its deadline (the cart contract).
+    EveryRequest,
+    /// Only a changed session extends its deadline (each library's default).
+    OnChange,
+}
+
+impl IdleExtension {
+    /// Reads `PEER_IDLE_EXTENSION`: `every-request` (the default) or `on-change`.
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var("PEER_IDLE_EXTENSION").as_deref() {
+            Err(_) | Ok("every-request") => Ok(IdleExtension::EveryRequest),
+            Ok("on-change") => Ok(IdleExtension::OnChange),
+            Ok(other) => Err(format!(
+                "PEER_IDLE_EXTENSION must be `every-request` or `on-change`, not {other:?}"
+            )),
+        }
+    }
+}

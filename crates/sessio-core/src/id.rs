@@ -16,7 +16,10 @@
 //! make guessing hopeless; the tag itself is no secret (it says where, never which).
 //!
 //! # What is constant-time, and why that is enough
-//! - [`StoreKey`] and [`SessionId`] equality use [`subtle`]: no early exit on a secret byte.
+//! - [`StoreKey`] and [`SessionId`] equality have no early exit on a secret byte: the
+//!   differences of the four 64-bit words are OR-ed together without a branch, and the
+//!   result passes an optimisation barrier before [`subtle`] tests it for zero, so the
+//!   compiler cannot turn the comparison back into a short-circuiting one.
 //! - Decoding a cookie value is not constant-time, but it only looks at what the client
 //!   itself sent, which is no secret to that client.
 //! - A table lookup hashes the *store key*; which bucket is probed depends on the digest,
@@ -198,9 +201,24 @@ const DECODE: [u8; 256] = {
     table
 };
 
+/// Constant-time equality of two 32-byte values, a word at a time.
+///
+/// `subtle`'s slice comparison puts every byte through its own optimisation barrier:
+/// 32 barriers made up most of a table lookup's time (`table/get/1k`: 73 ns with it).
+/// One barrier on the OR of the word differences keeps the property (the compiler must
+/// compute the exact difference, so it cannot stop at the first differing word) at a
+/// fraction of the cost.
+fn ct_eq_32(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let mut difference = 0u64;
+    for (x, y) in a.as_chunks::<8>().0.iter().zip(b.as_chunks::<8>().0) {
+        difference |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
+    }
+    core::hint::black_box(difference).ct_eq(&0).into()
+}
+
 impl PartialEq for SessionId {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        ct_eq_32(&self.0, &other.0)
     }
 }
 impl Eq for SessionId {}
@@ -415,7 +433,7 @@ fn hex_digit(c: u8) -> Option<u8> {
 
 impl PartialEq for StoreKey {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        ct_eq_32(&self.0, &other.0)
     }
 }
 impl Eq for StoreKey {}
@@ -480,6 +498,21 @@ mod tests {
 
     fn id_from(bytes: [u8; 32]) -> SessionId {
         SessionId(bytes)
+    }
+
+    #[test]
+    fn equality_sees_every_bit_of_every_byte() {
+        let base: [u8; 32] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        assert_eq!(StoreKey(base), StoreKey(base));
+        assert_eq!(id_from(base), id_from(base));
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut other = base;
+                other[byte] ^= 1 << bit;
+                assert_ne!(StoreKey(base), StoreKey(other), "byte {byte} bit {bit}");
+                assert_ne!(id_from(base), id_from(other), "byte {byte} bit {bit}");
+            }
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use self::redis_stats::Redis;
 use self::report::{Machine, MemoryRow, RedisRow, Report};
-use self::runner::{Cell, CellPlan, Workload};
+use self::runner::{Cell, CellPlan, Round, Workload};
 use self::servers::{Server, ServerSpec, PACKAGES, SERVERS};
 use crate::load::Client;
 use crate::{cargo, execute, redis, target_dir};
@@ -77,14 +77,16 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let plan = if quick {
         CellPlan {
             connections: 16,
+            rounds: 1,
             warmup: Duration::from_millis(300),
             duration: Duration::from_millis(1500),
         }
     } else {
         CellPlan {
             connections: 32,
-            warmup: Duration::from_secs(2),
-            duration: Duration::from_secs(10),
+            rounds: 3,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(4),
         }
     };
     let result = measure_all(quick, plan, &redis_url, server_cpu);
@@ -175,29 +177,55 @@ fn measure_all(
     redis_url: &str,
     cpu: Option<usize>,
 ) -> Result<Measured, String> {
-    println!("==> bench: throughput");
+    println!("==> bench: throughput ({} rounds per cell)", plan.rounds);
     let mut cells = Vec::new();
     let mut failed_starts = Vec::new();
-    for spec in SERVERS {
-        let server = start(spec, redis_url, cpu, &mut failed_starts)?;
+    let mut frameworks: Vec<&str> = SERVERS.iter().map(|s| s.framework).collect();
+    frameworks.dedup();
+    for framework in frameworks {
+        // Every server of one framework runs at once (an idle server costs nothing), so
+        // that each workload's rounds can alternate between them: a slow spell of the
+        // shared machine then lands on every row alike instead of on one row.
+        let specs: Vec<&ServerSpec> = SERVERS
+            .iter()
+            .filter(|s| s.framework == framework)
+            .collect();
+        let mut servers = Vec::new();
+        for spec in &specs {
+            servers.push(start(spec, redis_url, cpu, &mut failed_starts)?);
+        }
         for workload in Workload::ALL {
-            let (rps, p50, p99, errors, server_cpu) = runner::measure(&server, workload, plan)?;
-            println!(
-                "    {:<22} {:<12} {rps:>9.0} req/s  p50 {p50:>9.1?}  p99 {p99:>9.1?}  cpu {server_cpu:.2}  errors {errors}",
-                spec.name(),
-                workload.short(),
-            );
-            cells.push(Cell {
-                framework: spec.framework,
-                peer: spec.peer,
-                row: spec.row,
-                workload,
-                requests_per_sec: rps,
-                p50,
-                p99,
-                errors,
-                server_cpu,
-            });
+            let mut rounds: Vec<Vec<Round>> = specs.iter().map(|_| Vec::new()).collect();
+            for _ in 0..plan.rounds {
+                for (server, measured) in servers.iter().zip(&mut rounds) {
+                    measured.push(runner::measure(server, workload, plan)?);
+                }
+            }
+            for (spec, measured) in specs.iter().zip(rounds) {
+                let round = runner::median_round(measured);
+                println!(
+                    "    {:<22} {:<12} {:>9.0} req/s  p50 {:>9.1?}  p99 {:>9.1?}  cpu {:.2}  errors {}  (rounds: {})",
+                    spec.name(),
+                    workload.short(),
+                    round.requests_per_sec,
+                    round.p50,
+                    round.p99,
+                    round.server_cpu,
+                    round.errors,
+                    round.all_requests_per_sec,
+                );
+                cells.push(Cell {
+                    framework: spec.framework,
+                    peer: spec.peer,
+                    row: spec.row,
+                    workload,
+                    requests_per_sec: round.requests_per_sec,
+                    p50: round.p50,
+                    p99: round.p99,
+                    errors: round.errors,
+                    server_cpu: round.server_cpu,
+                });
+            }
         }
     }
 

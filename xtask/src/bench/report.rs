@@ -125,8 +125,9 @@ impl Report {
             md,
             "Machine: {} CPUs, {}, Linux {}; {}; taken {}; load average before: {}.\n\
              Shared machine: other builds may have run meanwhile.\n\n\
-             Load: {} keep-alive connections, {:?} warm-up + {:?} measured per cell, closed \
-             loop, std-thread HTTP/1.1 client in `xtask/src/load.rs`. `POST /cart`: each \
+             Load: {} keep-alive connections; each cell measured in {} rounds of {:?} warm-up + \
+             {:?}, alternating with the framework's other rows, and reported by its median \
+             round; closed loop, std-thread HTTP/1.1 client in `xtask/src/load.rs`. `POST /cart`: each \
              connection starts a new session every {CART_RESET} adds (log-in not measured). \
              \"server CPU\" is the server process's CPU use in cores: below ~0.95 with \
              pinning, the client (or the machine) rather than the server was the limit. \
@@ -139,6 +140,7 @@ impl Report {
             m.date,
             m.load_before,
             self.plan.connections,
+            self.plan.rounds,
             self.plan.warmup,
             self.plan.duration,
         );
@@ -170,10 +172,22 @@ impl Report {
                 }
             })
             .collect();
+        // The peer binaries read the same variable (`benches/peers/src/lib.rs`).
+        let extension = match std::env::var("PEER_IDLE_EXTENSION").as_deref() {
+            Ok("on-change") => {
+                "only when the session changes (`PEER_IDLE_EXTENSION=on-change`: each \
+                 library's default, which does not keep the cart contract's idle timeout)"
+            }
+            _ => {
+                "on every request, as the cart contract's idle timeout asks (tower-sessions \
+                 `with_always_save(true)`, actix-session `TtlExtensionPolicy::OnEveryRequest`)"
+            }
+        };
         let _ = writeln!(
             md,
             "Peers: {}. \"vs peer\" compares sessio-memory with peer-memory and sessio-redis \
-             with peer-redis on the same framework; – where there is no such row.\n",
+             with peer-redis on the same framework; – where there is no such row. The peers \
+             extend a session's idle deadline {extension}.\n",
             peers.join("; ")
         );
     }

@@ -62,8 +62,57 @@ impl Workload {
 #[derive(Clone, Copy)]
 pub(crate) struct CellPlan {
     pub(crate) connections: usize,
+    /// Times each cell is measured, alternating with the framework's other rows; the
+    /// cell reports its median round.
+    pub(crate) rounds: usize,
+    /// Load before each round's measurement starts (fresh connections log in, caches
+    /// warm), not counted.
     pub(crate) warmup: Duration,
+    /// Measured time of one round.
     pub(crate) duration: Duration,
+}
+
+/// One round of one cell.
+pub(crate) struct Round {
+    pub(crate) requests_per_sec: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) errors: u64,
+    /// The server's CPU use over the round, in cores (1.0 = one core fully busy).
+    pub(crate) server_cpu: f64,
+}
+
+/// The median of a cell's rounds by requests/s, with its own latencies and CPU (a
+/// round's figures belong together); its errors are all the rounds' errors. Also returns
+/// every round's requests/s, so that the spread stays visible.
+pub(crate) fn median_round(mut rounds: Vec<Round>) -> MedianRound {
+    let errors = rounds.iter().map(|r| r.errors).sum();
+    let all_requests_per_sec = rounds
+        .iter()
+        .map(|r| format!("{:.0}", r.requests_per_sec))
+        .collect::<Vec<_>>()
+        .join(" ");
+    rounds.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    let median = rounds.swap_remove(rounds.len() / 2);
+    MedianRound {
+        requests_per_sec: median.requests_per_sec,
+        p50: median.p50,
+        p99: median.p99,
+        errors,
+        server_cpu: median.server_cpu,
+        all_requests_per_sec,
+    }
+}
+
+/// What [`median_round`] picked.
+pub(crate) struct MedianRound {
+    pub(crate) requests_per_sec: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) errors: u64,
+    pub(crate) server_cpu: f64,
+    /// Every round's requests/s, in the order measured.
+    pub(crate) all_requests_per_sec: String,
 }
 
 /// One measured cell.
@@ -94,11 +143,12 @@ impl Cell {
     }
 }
 
+/// One round of `workload` against `server`.
 pub(crate) fn measure(
     server: &Server,
     workload: Workload,
     plan: CellPlan,
-) -> Result<(f64, Duration, Duration, u64, f64), String> {
+) -> Result<Round, String> {
     let setup = |conn: usize, client: &mut Client| workload.setup(client, conn);
     let request = |_conn: usize, _seq: u64, client: &mut Client| workload.send(client);
     let spec = LoadSpec {
@@ -118,11 +168,11 @@ pub(crate) fn measure(
     if let Some(err) = &stats.first_error {
         eprintln!("    warning: {err}");
     }
-    Ok((
-        stats.requests_per_sec(),
-        stats.latency.quantile(0.5),
-        stats.latency.quantile(0.99),
-        stats.bad_status + stats.failed_connections,
-        cpu,
-    ))
+    Ok(Round {
+        requests_per_sec: stats.requests_per_sec(),
+        p50: stats.latency.quantile(0.5),
+        p99: stats.latency.quantile(0.99),
+        errors: stats.bad_status + stats.failed_connections,
+        server_cpu: cpu,
+    })
 }

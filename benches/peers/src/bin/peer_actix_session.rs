@@ -3,19 +3,22 @@
 //! the cookie, which is not a server-side session).
 //!
 //! Configured as its documentation shows, with `cookie_secure(false)` for plain HTTP and
-//! a persistent session with the cart apps' idle timeout; everything else is its default.
+//! a persistent session with the cart apps' idle timeout, extended on every request so
+//! that reads keep the session alive too (see [`IdleExtension`];
+//! `PEER_IDLE_EXTENSION=on-change` keeps the default, extension on changes only);
+//! everything else is its default.
 //! `POST /cart` is a read-modify-write (actix-session has no compare-and-set).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-use actix_session::config::PersistentSession;
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_session::storage::RedisSessionStore;
 use actix_session::{Session, SessionMiddleware};
 use actix_web::cookie::{time::Duration, Key};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use cart_common::{not_logged_in, wrong_credentials, AddItem, Login, CART};
-use sessio_bench_peers::IDLE_SECS;
+use sessio_bench_peers::{IdleExtension, IDLE_SECS};
 
 const USER: &str = "user";
 
@@ -38,11 +41,17 @@ async fn serve() -> Result<(), String> {
         .await
         .map_err(|e| format!("SESSION_STORE={url}: {e}"))?;
     let key = Key::generate();
+    let extension = match IdleExtension::from_env()? {
+        IdleExtension::EveryRequest => TtlExtensionPolicy::OnEveryRequest,
+        IdleExtension::OnChange => TtlExtensionPolicy::OnStateChanges,
+    };
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(store.clone(), key.clone())
             .cookie_secure(false)
             .session_lifecycle(
-                PersistentSession::default().session_ttl(Duration::seconds(IDLE_SECS)),
+                PersistentSession::default()
+                    .session_ttl(Duration::seconds(IDLE_SECS))
+                    .session_ttl_extension_policy(extension.clone()),
             )
             .build();
         App::new()

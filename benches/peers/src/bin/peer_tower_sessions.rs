@@ -4,7 +4,9 @@
 //! 0.16 (that store has no release for tower-sessions 0.15).
 //!
 //! Configured as its documentation shows: `Expiry::OnInactivity` with the cart apps'
-//! idle timeout, `with_secure(false)` for plain HTTP; everything else is its default.
+//! idle timeout and `with_always_save(true)` so that reads keep the session alive too
+//! (see [`IdleExtension`]; `PEER_IDLE_EXTENSION=on-change` leaves it out),
+//! `with_secure(false)` for plain HTTP; everything else is its default.
 //! `POST /cart` is a read-modify-write (tower-sessions has no compare-and-set).
 #![forbid(unsafe_code)]
 
@@ -14,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::Value;
-use sessio_bench_peers::IDLE_SECS;
+use sessio_bench_peers::{IdleExtension, IDLE_SECS};
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_redis_store::RedisStore;
 
@@ -130,6 +132,7 @@ async fn main() -> ExitCode {
 
 async fn serve() -> Result<(), String> {
     let port = sessio_bench_peers::port()?;
+    let always_save = IdleExtension::from_env()? == IdleExtension::EveryRequest;
     let app: Router = match sessio_bench_peers::redis_url()? {
         None => {
             use tower_sessions::{
@@ -137,7 +140,8 @@ async fn serve() -> Result<(), String> {
             };
             let layer = SessionManagerLayer::new(MemoryStore::default())
                 .with_secure(false)
-                .with_expiry(Expiry::OnInactivity(Duration::seconds(IDLE_SECS)));
+                .with_expiry(Expiry::OnInactivity(Duration::seconds(IDLE_SECS)))
+                .with_always_save(always_save);
             current::router().layer(layer)
         }
         Some(url) => {
@@ -145,7 +149,8 @@ async fn serve() -> Result<(), String> {
             let pool = connect_pool(&url).await?;
             let layer = SessionManagerLayer::new(RedisStore::new(pool))
                 .with_secure(false)
-                .with_expiry(Expiry::OnInactivity(Duration::seconds(IDLE_SECS)));
+                .with_expiry(Expiry::OnInactivity(Duration::seconds(IDLE_SECS)))
+                .with_always_save(always_save);
             redis_release::router().layer(layer)
         }
     };
