@@ -164,11 +164,11 @@ where
 struct ResponseHeaders<'a>(&'a mut HeaderMap);
 
 impl HeaderAccess for ResponseHeaders<'_> {
-    fn get_all(&self, name: &'static str) -> Vec<String> {
+    fn any_value(&self, name: &'static str, matches: &mut dyn FnMut(&str) -> bool) -> bool {
         self.0
             .get_all(name)
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect()
+            .filter_map(|v| v.to_str().ok())
+            .any(matches)
     }
 
     fn append(&mut self, name: &'static str, value: String) {

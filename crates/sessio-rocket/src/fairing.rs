@@ -107,8 +107,8 @@ impl Fairing for SessionFairing {
 struct ResponseHeaders<'a, 'r>(&'a mut Response<'r>);
 
 impl HeaderAccess for ResponseHeaders<'_, '_> {
-    fn get_all(&self, name: &'static str) -> Vec<String> {
-        self.0.headers().get(name).map(str::to_owned).collect()
+    fn any_value(&self, name: &'static str, matches: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.0.headers().get(name).any(matches)
     }
 
     fn append(&mut self, name: &'static str, value: String) {

@@ -58,20 +58,26 @@ impl SessionResponse {
     pub fn apply_to<H: HeaderAccess + ?Sized>(&self, headers: &mut H) {
         if let Some(cookie) = &self.set_cookie {
             headers.append("set-cookie", cookie.clone());
-            let existing = headers.get_all("cache-control");
+            let mut existing = Vec::new();
+            headers.any_value("cache-control", &mut |value| {
+                existing.push(value.to_owned());
+                false
+            });
             if let Some(value) = private_cache_control(&existing) {
                 headers.replace("cache-control", value);
             }
         }
         if self.used {
-            let vary = headers.get_all("vary");
-            let covered = vary
-                .iter()
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .any(|t| t == "*" || t.eq_ignore_ascii_case("cookie"));
+            // Every response that read the session answers this: checked without copying
+            // a header, and `Vary: Cookie` added from a static string.
+            let covered = headers.any_value("vary", &mut |value| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .any(|t| t == "*" || t.eq_ignore_ascii_case("cookie"))
+            });
             if !covered {
-                headers.append("vary", "Cookie".to_owned());
+                headers.append_static("vary", "Cookie");
             }
         }
     }
@@ -113,26 +119,37 @@ fn private_cache_control(existing: &[String]) -> Option<String> {
 /// Implemented here for `http::HeaderMap`; adapters for frameworks with their own header
 /// types implement it in a few lines.
 pub trait HeaderAccess {
-    /// Every value of header `name` (lowercase) that is valid text.
-    fn get_all(&self, name: &'static str) -> Vec<String>;
+    /// Calls `matches` with each value of header `name` (lowercase) that is valid text,
+    /// until it returns `true`; returns whether one did. A callback rather than a list,
+    /// so that the common check (is `Vary: Cookie` already there?) copies nothing.
+    fn any_value(&self, name: &'static str, matches: &mut dyn FnMut(&str) -> bool) -> bool;
     /// Appends a value, keeping existing ones.
     fn append(&mut self, name: &'static str, value: String);
+    /// Appends a value known when compiling; maps that can hold a static value without
+    /// copying it override this.
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        self.append(name, value.to_owned());
+    }
     /// Replaces all values with one.
     fn replace(&mut self, name: &'static str, value: String);
 }
 
 impl HeaderAccess for http::HeaderMap {
-    fn get_all(&self, name: &'static str) -> Vec<String> {
+    fn any_value(&self, name: &'static str, matches: &mut dyn FnMut(&str) -> bool) -> bool {
         http::HeaderMap::get_all(self, name)
             .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect()
+            .filter_map(|v| v.to_str().ok())
+            .any(matches)
     }
 
     fn append(&mut self, name: &'static str, value: String) {
         if let Ok(value) = http::HeaderValue::try_from(value) {
             http::HeaderMap::append(self, name, value);
         }
+    }
+
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        http::HeaderMap::append(self, name, http::HeaderValue::from_static(value));
     }
 
     fn replace(&mut self, name: &'static str, value: String) {
