@@ -11,24 +11,25 @@
 //! bound stays true whichever server of a fleet writes next; another server's touch only
 //! makes this one run a script it could have skipped. Bounded by
 //! [`RedisConfig::recent_sessions`](crate::RedisConfig::recent_sessions): the core's
-//! table, least recently used out first.
+//! table, least recently used out first, sharded like the memory store because every
+//! load of every worker thread asks it.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use sessio_core::table::Table;
+use sessio::sharded::ShardedTable;
 use sessio_core::{StoreKey, Timestamp};
 
 /// Sessions whose next touch is not due yet, as far as this process knows.
 #[derive(Clone)]
-pub(crate) struct RecentSessions(Option<Arc<Mutex<Table<Timestamp>>>>);
+pub(crate) struct RecentSessions(Option<Arc<ShardedTable<Timestamp>>>);
 
 impl RecentSessions {
     /// Remembers up to `capacity` sessions; none at 0.
     pub(crate) fn new(capacity: usize) -> Self {
         RecentSessions(
-            NonZeroUsize::new(capacity).map(|capacity| Arc::new(Mutex::new(Table::new(capacity)))),
+            NonZeroUsize::new(capacity).map(|capacity| Arc::new(ShardedTable::new(capacity))),
         )
     }
 
@@ -36,8 +37,8 @@ impl RecentSessions {
     /// touch: the session was last seen less than `interval` ago.
     pub(crate) fn touch_not_due(&self, key: &StoreKey, now: Timestamp, interval: Duration) -> bool {
         self.0.as_ref().is_some_and(|table| {
-            let table = table.lock().unwrap_or_else(PoisonError::into_inner);
             table
+                .shard(key)
                 .get(key, now)
                 .is_some_and(|last_seen| now.saturating_duration_since(*last_seen) < interval)
         })
@@ -59,7 +60,7 @@ impl RecentSessions {
         if not_due_until <= now {
             return;
         }
-        let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut table = table.shard(key);
         match table.get_mut(key, now) {
             Some(mut entry) => {
                 *entry.value_mut() = last_seen;
@@ -76,10 +77,7 @@ impl RecentSessions {
     /// The session is gone (or unreadable): forget it.
     pub(crate) fn forget(&self, key: &StoreKey) {
         if let Some(table) = &self.0 {
-            table
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(key);
+            table.shard(key).remove(key);
         }
     }
 }

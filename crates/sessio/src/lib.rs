@@ -22,6 +22,7 @@ mod manager;
 mod memory;
 mod response;
 mod session;
+pub mod sharded;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
