@@ -13,7 +13,7 @@ use rand_chacha::ChaCha20Rng;
 use sessio_core::cookie::{CookieConfig, CookieLookup};
 use sessio_core::expiry::{ExpiryPolicy, Lifetime};
 use sessio_core::record::{SessionMeta, SessionRecord, StoredValue};
-use sessio_core::table::Table;
+use sessio_core::table::{InlineBytes, Table};
 use sessio_core::{SessionId, SessionState, Timestamp};
 
 fn ids(c: &mut Criterion) {
@@ -56,7 +56,7 @@ fn cycle(c: &mut Criterion) {
     )
     .unwrap()
     .persistent_cookie(true);
-    let mut table: Table<Box<[u8]>> = Table::new(NonZeroUsize::new(sessions).unwrap());
+    let mut table: Table<InlineBytes> = Table::new(NonZeroUsize::new(sessions).unwrap());
     let mut headers = Vec::with_capacity(sessions);
     for _ in 0..sessions {
         let id = SessionId::generate(&mut rng);
@@ -76,7 +76,7 @@ fn cycle(c: &mut Criterion) {
         table
             .insert(
                 id.store_key(),
-                record.encode().into_boxed_slice(),
+                InlineBytes::from(record.encode()),
                 Timestamp::MAX,
                 Some("u"),
                 start,
@@ -118,7 +118,7 @@ fn cycle(c: &mut Criterion) {
                 let mut record = SessionRecord::decode(entry.value()).unwrap();
                 let touched = record.meta.touch_if_due(now, policy.touch_interval());
                 if touched {
-                    *entry.value_mut() = record.encode().into_boxed_slice();
+                    *entry.value_mut() = InlineBytes::from(record.encode());
                 }
                 let state = SessionState::resume(id, Some(record), touched, now, &policy);
                 let decision = state.finish(&mut rng);

@@ -46,7 +46,10 @@ fn filled(n: usize) -> (Table<Payload>, Vec<StoreKey>) {
     keys.shuffle(&mut rng);
     let usage = table.memory_usage();
     let per_entry = (usage.total() - n * size_of::<Payload>()) as f64 / n as f64;
-    eprintln!("table of {n}: {per_entry:.1} bytes/entry beyond the payload ({usage:?})");
+    eprintln!(
+        "table of {n}: {per_entry:.1} bytes/entry beyond the {}-byte payload ({usage:?})",
+        size_of::<Payload>()
+    );
     (table, keys)
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use sessio_core::machine::Changes;
 use sessio_core::record::{SessionRecord, StoredValue};
-use sessio_core::table::{EntryMut, Table};
+use sessio_core::table::{EntryMut, InlineBytes, Table};
 use sessio_core::{StoreKey, StoreWrite, Timestamp};
 
 use crate::store::{
@@ -24,7 +24,7 @@ use crate::store::{
 const MIN_SESSIONS_PER_SHARD: usize = 4096;
 const MAX_SHARDS: usize = 16;
 
-type Shard = Table<Box<[u8]>>;
+type Shard = Table<InlineBytes>;
 
 /// The in-memory store: bounded by a maximum number of live sessions, expired sessions
 /// reclaimed as it goes, least recently used ones evicted past the bound.
@@ -131,7 +131,7 @@ impl MemoryStore {
             None => WriteOutcome::Written,
             Some(StoreWrite::Create { key, record }) => {
                 let mut shard = self.shard(key);
-                let bytes = record.encode().into_boxed_slice();
+                let bytes = InlineBytes::from(record.encode());
                 let inserted = shard.insert(
                     *key,
                     bytes,
@@ -209,7 +209,7 @@ impl MemoryStore {
                 return WriteOutcome::Gone;
             };
             changes.apply_to(&mut record);
-            let encoded = record.encode().into_boxed_slice();
+            let encoded = InlineBytes::from(record.encode());
             match to_shard.insert(
                 *to,
                 encoded,
@@ -332,7 +332,7 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn decode(entry: &EntryMut<'_, Box<[u8]>>) -> Option<SessionRecord> {
+fn decode(entry: &EntryMut<'_, InlineBytes>) -> Option<SessionRecord> {
     match SessionRecord::decode(entry.value()) {
         Ok(record) => Some(record),
         Err(error) => {
@@ -342,15 +342,15 @@ fn decode(entry: &EntryMut<'_, Box<[u8]>>) -> Option<SessionRecord> {
     }
 }
 
-fn store(entry: &mut EntryMut<'_, Box<[u8]>>, record: &SessionRecord) {
-    *entry.value_mut() = record.encode().into_boxed_slice();
+fn store(entry: &mut EntryMut<'_, InlineBytes>, record: &SessionRecord) {
+    *entry.value_mut() = InlineBytes::from(record.encode());
     entry.set_expires_at(record.meta.expires_at());
     if entry.user() != record.meta.user.as_deref() {
         entry.set_user(record.meta.user.as_deref());
     }
 }
 
-fn apply(entry: &mut EntryMut<'_, Box<[u8]>>, changes: &Changes) -> WriteOutcome {
+fn apply(entry: &mut EntryMut<'_, InlineBytes>, changes: &Changes) -> WriteOutcome {
     let Some(mut record) = decode(entry) else {
         return WriteOutcome::Gone;
     };
