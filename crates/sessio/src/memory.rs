@@ -1,28 +1,24 @@
 //! `MemoryStore`: the embedded default store, bounded and sharded.
 //!
 //! Sessions live in the core's bounded [`Table`] (expiry without scans, LRU eviction past
-//! the configured maximum, a per-user index), one table per shard behind its own mutex, so
-//! that requests on different sessions rarely wait for each other. A session is kept as
-//! its compact binary encoding (`SessionRecord::encode`), which costs a decode per load
-//! but keeps a live session to a couple of hundred bytes.
+//! the configured maximum, a per-user index), one table per shard behind its own mutex
+//! ([`ShardedTable`]), so that requests on different sessions rarely wait for each other.
+//! A session is kept as its compact binary encoding (`SessionRecord::encode`) in an
+//! [`InlineBytes`], which costs a decode per load but keeps a live session under 150
+//! bytes, and a record of up to 78 bytes inside the table's own slot.
 
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, MutexGuard};
 
 use sessio_core::machine::Changes;
 use sessio_core::record::{SessionRecord, StoredValue};
 use sessio_core::table::{EntryMut, InlineBytes, Table};
 use sessio_core::{StoreKey, StoreWrite, Timestamp};
 
+use crate::sharded::ShardedTable;
 use crate::store::{
     append_to_list, BoxFuture, CasOutcome, Loaded, PushOutcome, SessionStore, StoreError,
     TouchRule, UserSession, WriteOutcome,
 };
-
-/// Tables below this many sessions are not worth splitting: a shard's bound would be
-/// too coarse a share of the total.
-const MIN_SESSIONS_PER_SHARD: usize = 4096;
-const MAX_SHARDS: usize = 16;
 
 type Shard = Table<InlineBytes>;
 
@@ -37,13 +33,13 @@ type Shard = Table<InlineBytes>;
 /// assert_eq!(store.len(), 0);
 /// ```
 pub struct MemoryStore {
-    shards: Box<[Mutex<Shard>]>,
+    sessions: ShardedTable<InlineBytes>,
 }
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("shards", &self.shards.len())
+            .field("shards", &self.sessions.shard_count())
             .field("len", &self.len())
             .finish()
     }
@@ -59,48 +55,29 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// A store holding at most `max_sessions` live sessions.
     pub fn new(max_sessions: NonZeroUsize) -> Self {
-        let shards = (max_sessions.get() / MIN_SESSIONS_PER_SHARD).clamp(1, MAX_SHARDS);
-        // Power of two, so that a shard is picked with a mask; the per-shard bounds sum
-        // to at most `max_sessions`.
-        let shards = if shards.is_power_of_two() {
-            shards
-        } else {
-            shards.next_power_of_two() / 2
-        };
-        let per_shard = NonZeroUsize::new(max_sessions.get() / shards).unwrap_or(NonZeroUsize::MIN);
         MemoryStore {
-            shards: (0..shards)
-                .map(|_| Mutex::new(Table::new(per_shard)))
-                .collect(),
+            sessions: ShardedTable::new(max_sessions),
         }
     }
 
     /// Live (or expired but not yet reclaimed) sessions.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.sessions.len()
     }
 
     /// Whether the store holds no session.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.sessions.is_empty()
     }
 
     /// Reclaims expired sessions, examining up to `budget` slots per shard. Requests
     /// reclaim as they go; call this from a periodic task to give memory back when idle.
     pub fn reclaim_expired(&self, now: Timestamp, budget: usize) -> usize {
-        self.shards
-            .iter()
-            .map(|s| lock(s).reclaim_expired(now, budget))
-            .sum()
+        self.sessions.reclaim_expired(now, budget)
     }
 
-    fn shard_index(&self, key: &StoreKey) -> usize {
-        // The low bits of `table_hash` pick the bucket inside a shard; use the high ones.
-        (key.table_hash() >> 56) as usize & (self.shards.len() - 1)
-    }
-
-    fn shard(&self, key: &StoreKey) -> MutexGuard<'_, Shard> {
-        lock(&self.shards[self.shard_index(key)])
+    fn shard(&self, key: &StoreKey) -> std::sync::MutexGuard<'_, Shard> {
+        self.sessions.shard(key)
     }
 
     fn load_now(&self, key: &StoreKey, touch: TouchRule) -> Option<Loaded> {
@@ -179,25 +156,19 @@ impl MemoryStore {
         changes: &Changes,
         now: Timestamp,
     ) -> WriteOutcome {
-        let (a, b) = (self.shard_index(from), self.shard_index(to));
-        if a == b {
-            let mut shard = lock(&self.shards[a]);
-            match shard.rekey(from, *to, now) {
+        let (mut from_shard, to_shard) = self.sessions.shards_of_both(from, to);
+        let Some(mut to_shard) = to_shard else {
+            let shard = &mut from_shard;
+            return match shard.rekey(from, *to, now) {
                 Ok(()) => match shard.get_mut(to, now) {
                     Some(mut entry) => apply(&mut entry, changes),
                     None => WriteOutcome::Gone,
                 },
                 Err(sessio_core::table::RekeyError::Occupied) => WriteOutcome::KeyTaken,
                 Err(_) => WriteOutcome::Gone,
-            }
-        } else {
-            // Lock both shards in index order so that two rotations cannot deadlock.
-            let (first, second) = (lock(&self.shards[a.min(b)]), lock(&self.shards[a.max(b)]));
-            let (mut from_shard, mut to_shard) = if a < b {
-                (first, second)
-            } else {
-                (second, first)
             };
+        };
+        {
             if to_shard.get(to, now).is_some() {
                 return WriteOutcome::KeyTaken;
             }
@@ -292,8 +263,7 @@ impl MemoryStore {
 
     fn user_sessions_now(&self, user: &str, now: Timestamp) -> Vec<UserSession> {
         let mut out = Vec::new();
-        for shard in self.shards.iter() {
-            let shard = lock(shard);
+        self.sessions.for_each_shard(|shard| {
             for (key, bytes, expires_at) in shard.user_entries(user, now) {
                 if let Ok(record) = SessionRecord::decode(bytes) {
                     out.push(UserSession {
@@ -304,15 +274,14 @@ impl MemoryStore {
                     });
                 }
             }
-        }
+        });
         out
     }
 
     fn revoke_user_now(&self, user: &str, except: Option<&StoreKey>, now: Timestamp) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| {
-                lock(shard)
+        self.sessions
+            .for_each_shard(|shard| {
+                shard
                     .remove_user(user, except)
                     .into_iter()
                     .filter(|(_, bytes)| {
@@ -320,16 +289,9 @@ impl MemoryStore {
                     })
                     .count()
             })
+            .into_iter()
             .sum()
     }
-}
-
-/// A poisoned shard only means a panic elsewhere while it was held; the table itself is
-/// never left half-updated by our code, so keep serving rather than fail every request.
-fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    shard
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn decode(entry: &EntryMut<'_, InlineBytes>) -> Option<SessionRecord> {

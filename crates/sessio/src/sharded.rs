@@ -60,9 +60,34 @@ impl<V> ShardedTable<V> {
 
     /// The locked table that holds `key`, if anything does.
     pub fn shard(&self, key: &StoreKey) -> MutexGuard<'_, Table<V>> {
+        lock(&self.shards[self.index(key)])
+    }
+
+    /// The locked tables that hold `a` and `b`: `(a's, None)` when it is one table,
+    /// `(a's, Some(b's))` otherwise. Two tables are locked in a fixed order, so that two
+    /// calls locking the same pair from either side cannot deadlock.
+    #[allow(clippy::type_complexity)]
+    pub fn shards_of_both(
+        &self,
+        a: &StoreKey,
+        b: &StoreKey,
+    ) -> (MutexGuard<'_, Table<V>>, Option<MutexGuard<'_, Table<V>>>) {
+        let (i, j) = (self.index(a), self.index(b));
+        if i == j {
+            return (lock(&self.shards[i]), None);
+        }
+        let first = lock(&self.shards[i.min(j)]);
+        let second = lock(&self.shards[i.max(j)]);
+        if i < j {
+            (first, Some(second))
+        } else {
+            (second, Some(first))
+        }
+    }
+
+    fn index(&self, key: &StoreKey) -> usize {
         // The low bits of `table_hash` pick the bucket inside a table; use the high ones.
-        let index = (key.table_hash() >> 56) as usize & (self.shards.len() - 1);
-        lock(&self.shards[index])
+        (key.table_hash() >> 56) as usize & (self.shards.len() - 1)
     }
 
     /// Every shard in turn, each locked only while `each` runs on it.
@@ -135,6 +160,19 @@ mod tests {
         assert!(table.len() <= 4 * 4096, "bound: {}", table.len());
         let last = keys[keys.len() - 1];
         assert_eq!(table.shard(&last).get(&last, now), Some(&(keys.len() - 1)));
+        let (a, b) = (
+            keys[0],
+            keys[1..]
+                .iter()
+                .find(|k| table.index(k) != table.index(&keys[0])),
+        );
+        let b = b.copied().unwrap_or(a);
+        assert!(
+            table.shards_of_both(&a, &a).1.is_none(),
+            "one table, locked once"
+        );
+        assert!(table.shards_of_both(&a, &b).1.is_some());
+        assert!(table.shards_of_both(&b, &a).1.is_some(), "either order");
         let expired = Timestamp::from_unix_secs(2_000);
         let fresh = StoreKey::from_bytes([0xAB; 32]);
         let _ = table.shard(&fresh).insert(fresh, 0, expired, None, now);
