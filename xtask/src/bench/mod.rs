@@ -202,7 +202,7 @@ fn measure_all(
                 }
             }
             for (spec, measured) in specs.iter().zip(rounds) {
-                let round = runner::median_round(measured);
+                let (round, all) = runner::median_round(measured);
                 println!(
                     "    {:<22} {:<12} {:>9.0} req/s  p50 {:>9.1?}  p99 {:>9.1?}  cpu {:.2}  errors {}  (rounds: {})",
                     spec.name(),
@@ -212,7 +212,7 @@ fn measure_all(
                     round.p99,
                     round.server_cpu,
                     round.errors,
-                    round.all_requests_per_sec,
+                    all,
                 );
                 cells.push(Cell {
                     framework: spec.framework,

@@ -83,36 +83,19 @@ pub(crate) struct Round {
 }
 
 /// The median of a cell's rounds by requests/s, with its own latencies and CPU (a
-/// round's figures belong together); its errors are all the rounds' errors. Also returns
-/// every round's requests/s, so that the spread stays visible.
-pub(crate) fn median_round(mut rounds: Vec<Round>) -> MedianRound {
+/// round's figures belong together) but the errors of all rounds; and every round's
+/// requests/s in the order measured, so that the spread stays visible.
+pub(crate) fn median_round(mut rounds: Vec<Round>) -> (Round, String) {
     let errors = rounds.iter().map(|r| r.errors).sum();
-    let all_requests_per_sec = rounds
+    let all = rounds
         .iter()
         .map(|r| format!("{:.0}", r.requests_per_sec))
         .collect::<Vec<_>>()
         .join(" ");
     rounds.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
-    let median = rounds.swap_remove(rounds.len() / 2);
-    MedianRound {
-        requests_per_sec: median.requests_per_sec,
-        p50: median.p50,
-        p99: median.p99,
-        errors,
-        server_cpu: median.server_cpu,
-        all_requests_per_sec,
-    }
-}
-
-/// What [`median_round`] picked.
-pub(crate) struct MedianRound {
-    pub(crate) requests_per_sec: f64,
-    pub(crate) p50: Duration,
-    pub(crate) p99: Duration,
-    pub(crate) errors: u64,
-    pub(crate) server_cpu: f64,
-    /// Every round's requests/s, in the order measured.
-    pub(crate) all_requests_per_sec: String,
+    let mut median = rounds.swap_remove(rounds.len() / 2);
+    median.errors = errors;
+    (median, all)
 }
 
 /// One measured cell.

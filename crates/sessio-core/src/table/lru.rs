@@ -17,7 +17,7 @@ pub(super) const MAX_SLOTS: usize = (u32::MAX - 1) as usize;
 /// One slot. `value` is `None` while the slot is on the free list; `next` then links the
 /// free list instead of the LRU list.
 ///
-/// 48 bytes plus `Option<V>`: 128 with an [`InlineBytes`](super::InlineBytes) payload,
+/// 48 bytes plus `Option<V>`: 96 with an [`InlineBytes`](super::InlineBytes) payload,
 /// whose `Option` needs no tag word. Aligning slots to cache lines (`align(64)`) was
 /// measured and gained nothing over the noise, while it would round every other payload
 /// type's slot up to a multiple of 64 bytes.

@@ -18,11 +18,11 @@
 //! [`Table::memory_usage`]): about 75 bytes per entry in a full table, up to about 116
 //! while the slab still has doubling headroom.
 //!
-//! A memory store keeps encoded records as [`InlineBytes`]: a slot is then 128 bytes and
-//! a record of up to 78 bytes lives in it, with no heap block of its own for a lookup to
-//! miss on. A full table costs about 147 bytes per session, all of it counted by
-//! [`Table::memory_usage`]: 87 beyond a 60-byte record (logged in, small cart), 110
-//! beyond a 37-byte one (logged in, no values).
+//! A memory store keeps encoded records as [`InlineBytes`]: a slot is then 96 bytes and
+//! a record of up to 46 bytes lives in it, with no heap block of its own for a lookup to
+//! miss on (longer ones get one, as before). A full table costs about 115 bytes per
+//! session with such a record, all of it counted by [`Table::memory_usage`]: 78 beyond a
+//! 37-byte record (logged in, no values), 98 beyond a 17-byte one (anonymous, empty).
 
 mod entry;
 mod lru;

@@ -310,6 +310,6 @@ fn debug_output_hides_values() {
 #[cfg(target_pointer_width = "64")]
 fn slot_sizes() {
     // Key, deadline and links take 48 bytes; the payload's `Option` adds no tag word.
-    assert_eq!(size_of::<Slot<InlineBytes>>(), 128);
+    assert_eq!(size_of::<Slot<InlineBytes>>(), 96);
     assert_eq!(size_of::<Slot<alloc::boxed::Box<[u8]>>>(), 64);
 }
