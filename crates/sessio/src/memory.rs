@@ -81,6 +81,18 @@ impl MemoryStore {
     }
 
     fn load_now(&self, key: &StoreKey, touch: TouchRule) -> Option<Loaded> {
+        self.with_live_record(key, touch, |_, record, touched| Loaded { record, touched })
+    }
+
+    /// Runs `then` on the live record under `key` and its entry, with a due touch already
+    /// stored; `None` when there is no live record (an expired or unreadable one is
+    /// removed on the way).
+    fn with_live_record<R>(
+        &self,
+        key: &StoreKey,
+        touch: TouchRule,
+        then: impl FnOnce(&mut EntryMut<'_, InlineBytes>, SessionRecord, bool) -> R,
+    ) -> Option<R> {
         let mut shard = self.shard(key);
         let mut entry = shard.get_mut(key, touch.now)?;
         let record = decode(&entry).filter(|r| !r.meta.is_expired(touch.now));
@@ -92,7 +104,7 @@ impl MemoryStore {
         if touched {
             store(&mut entry, &record);
         }
-        Some(Loaded { record, touched })
+        Some(then(&mut entry, record, touched))
     }
 
     fn write_now(
@@ -201,33 +213,23 @@ impl MemoryStore {
         name: &str,
         element: &[u8],
     ) -> PushOutcome {
-        let mut shard = self.shard(key);
-        let Some(mut entry) = shard.get_mut(key, touch.now) else {
-            return PushOutcome::Absent;
-        };
-        let record = decode(&entry).filter(|r| !r.meta.is_expired(touch.now));
-        let Some(mut record) = record else {
-            shard.remove(key);
-            return PushOutcome::Absent;
-        };
-        let touched = record.meta.touch_if_due(touch.now, touch.interval);
-        let current = record.values.get(name);
-        let Some(list) = append_to_list(current.map(|v| v.bytes.as_slice()), element) else {
-            if touched {
-                store(&mut entry, &record);
-            }
-            return PushOutcome::NotAList(Loaded { record, touched });
-        };
-        let version = current.map_or(0, |v| v.version) + 1;
-        record.values.insert(
-            name.to_owned(),
-            StoredValue {
-                version,
-                bytes: list,
-            },
-        );
-        store(&mut entry, &record);
-        PushOutcome::Pushed(Loaded { record, touched })
+        self.with_live_record(key, touch, |entry, mut record, touched| {
+            let current = record.values.get(name);
+            let Some(list) = append_to_list(current.map(|v| v.bytes.as_slice()), element) else {
+                return PushOutcome::NotAList(Loaded { record, touched });
+            };
+            let version = current.map_or(0, |v| v.version) + 1;
+            record.values.insert(
+                name.to_owned(),
+                StoredValue {
+                    version,
+                    bytes: list,
+                },
+            );
+            store(entry, &record);
+            PushOutcome::Pushed(Loaded { record, touched })
+        })
+        .unwrap_or(PushOutcome::Absent)
     }
 
     fn compare_and_set_now(

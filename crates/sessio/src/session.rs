@@ -275,8 +275,9 @@ impl Session {
                         .store
                         .load_and_push(id.key(), self.touch_rule(), name, &element)
                         .await;
+                    let appended = matches!(pushed, Ok(PushOutcome::Pushed(_)));
                     match pushed {
-                        Ok(PushOutcome::Pushed(loaded)) => {
+                        Ok(PushOutcome::Pushed(loaded) | PushOutcome::NotAList(loaded)) => {
                             let state = SessionState::resume(
                                 id,
                                 Some(loaded.record),
@@ -284,20 +285,12 @@ impl Session {
                                 now,
                                 &shared.expiry,
                             );
-                            let list = state.get(name).map(|b| codec::decode(name, b));
+                            let list = appended
+                                .then(|| state.get(name))
+                                .flatten()
+                                .map(|b| codec::decode(name, b));
                             *stage = Stage::Ready(state);
                             return list.unwrap_or_else(|| Err(not_a_list(name)));
-                        }
-                        Ok(PushOutcome::NotAList(loaded)) => {
-                            let state = SessionState::resume(
-                                id,
-                                Some(loaded.record),
-                                loaded.touched,
-                                now,
-                                &shared.expiry,
-                            );
-                            *stage = Stage::Ready(state);
-                            return Err(not_a_list(name));
                         }
                         Ok(PushOutcome::Absent) => {
                             Stage::Ready(SessionState::resume(id, None, false, now, &shared.expiry))

@@ -266,7 +266,7 @@ impl SessionState {
     /// Binding a user other than the one bound so far is a login, and a login is a change
     /// of privilege: the session then gets a new id at the end of the request exactly as
     /// with [`renew`](Self::renew), so forgetting to call `renew` cannot leave a fixation
-    /// hole. The new id carries the user's [`ShardTag`](crate::ShardTag), which keeps all
+    /// hole. The new id carries the user's [`ShardTag`], which keeps all
     /// of a user's sessions on one shard of a partitioned store. Unbinding keeps the id.
     pub fn set_user(&mut self, user: Option<&str>) {
         if self.meta.user.as_deref() != user {
