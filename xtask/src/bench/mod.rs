@@ -137,15 +137,15 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
         let failing: Vec<String> = report
             .cells
             .iter()
-            .filter(|c| c.errors > 0 || c.requests_per_sec == 0.0)
+            .filter(|c| c.measured.errors > 0 || c.measured.requests_per_sec == 0.0)
             .map(|c| {
                 format!(
                     "{}/{} {}: {} errors, {:.0} req/s",
                     c.framework,
                     c.server(),
                     c.workload.short(),
-                    c.errors,
-                    c.requests_per_sec
+                    c.measured.errors,
+                    c.measured.requests_per_sec
                 )
             })
             .collect();
@@ -219,11 +219,7 @@ fn measure_all(
                     peer: spec.peer,
                     row: spec.row,
                     workload,
-                    requests_per_sec: round.requests_per_sec,
-                    p50: round.p50,
-                    p99: round.p99,
-                    errors: round.errors,
-                    server_cpu: round.server_cpu,
+                    measured: round,
                 });
             }
         }

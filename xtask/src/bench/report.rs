@@ -223,7 +223,10 @@ impl Report {
                 };
                 let ratio = |other: Option<&Cell>| {
                     other.map_or("–".to_owned(), |o| {
-                        format!("{:.2}×", cell.requests_per_sec / o.requests_per_sec)
+                        format!(
+                            "{:.2}×",
+                            cell.measured.requests_per_sec / o.measured.requests_per_sec
+                        )
                     })
                 };
                 let vs_bare = ratio(self.cell(framework, Row::Bare, workload));
@@ -232,12 +235,12 @@ impl Report {
                 let _ = writeln!(
                     md,
                     "| {framework} | {server} | {:.0} | {} | {} | {vs_bare} | {vs_peer} | {:.2} | {:.1} | {} |",
-                    cell.requests_per_sec,
-                    micros(cell.p50),
-                    micros(cell.p99),
-                    cell.server_cpu,
-                    cell.server_cpu / cell.requests_per_sec * 1e6,
-                    cell.errors,
+                    cell.measured.requests_per_sec,
+                    micros(cell.measured.p50),
+                    micros(cell.measured.p99),
+                    cell.measured.server_cpu,
+                    cell.measured.server_cpu / cell.measured.requests_per_sec * 1e6,
+                    cell.measured.errors,
                 );
             }
         }

@@ -98,19 +98,14 @@ pub(crate) fn median_round(mut rounds: Vec<Round>) -> (Round, String) {
     (median, all)
 }
 
-/// One measured cell.
+/// One measured cell: what served which workload, and its median round.
 pub(crate) struct Cell {
     pub(crate) framework: &'static str,
     /// The framework's peer session library, if the bench has one.
     pub(crate) peer: Option<&'static str>,
     pub(crate) row: Row,
     pub(crate) workload: Workload,
-    pub(crate) requests_per_sec: f64,
-    pub(crate) p50: Duration,
-    pub(crate) p99: Duration,
-    pub(crate) errors: u64,
-    /// The server's CPU use over the run, in cores (1.0 = one core fully busy).
-    pub(crate) server_cpu: f64,
+    pub(crate) measured: Round,
 }
 
 impl Cell {

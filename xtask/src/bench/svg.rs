@@ -31,7 +31,7 @@ pub(crate) fn chart(report: &Report) -> String {
             .cells
             .iter()
             .filter(|c| c.workload == workload)
-            .map(|c| c.requests_per_sec)
+            .map(|c| c.measured.requests_per_sec)
             .fold(1.0, f64::max);
         let _ = writeln!(
             body,
@@ -44,7 +44,7 @@ pub(crate) fn chart(report: &Report) -> String {
                 let Some(cell) = report.cell(framework, row, workload) else {
                     continue;
                 };
-                let width = bar_room * cell.requests_per_sec / max;
+                let width = bar_room * cell.measured.requests_per_sec / max;
                 let label = format!("{framework} {}", cell.server());
                 let _ = writeln!(
                     body,
@@ -56,7 +56,7 @@ pub(crate) fn chart(report: &Report) -> String {
                     colour(row),
                     LABEL + width + 4.0,
                     y + BAR - 4.0,
-                    cell.requests_per_sec,
+                    cell.measured.requests_per_sec,
                 );
                 y += BAR + GAP;
             }
