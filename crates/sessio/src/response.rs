@@ -149,7 +149,14 @@ impl HeaderAccess for http::HeaderMap {
     }
 
     fn append_static(&mut self, name: &'static str, value: &'static str) {
-        http::HeaderMap::append(self, name, http::HeaderValue::from_static(value));
+        // `from_static` would panic on a byte a header value cannot hold; such a value is
+        // dropped, as `append` drops one.
+        if value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
+            http::HeaderMap::append(self, name, http::HeaderValue::from_static(value));
+        }
     }
 
     fn replace(&mut self, name: &'static str, value: String) {
@@ -190,6 +197,13 @@ mod tests {
         SessionResponse::used(None).apply_to(&mut again);
         assert_eq!(again.get_all("vary").iter().count(), 1);
         assert!(again.get("cache-control").is_none());
+
+        let mut headers = http::HeaderMap::new();
+        headers.append_static("vary", "Cookie\n");
+        assert!(
+            headers.is_empty(),
+            "an invalid value is dropped, not a panic"
+        );
 
         let mut untouched = http::HeaderMap::new();
         SessionResponse::untouched().apply_to(&mut untouched);
