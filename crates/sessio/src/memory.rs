@@ -170,9 +170,9 @@ impl MemoryStore {
     ) -> WriteOutcome {
         let (mut from_shard, to_shard) = self.sessions.shards_of_both(from, to);
         let Some(mut to_shard) = to_shard else {
-            let shard = &mut from_shard;
-            return match shard.rekey(from, *to, now) {
-                Ok(()) => match shard.get_mut(to, now) {
+            // One shard: the table moves the entry under its new key in place.
+            return match from_shard.rekey(from, *to, now) {
+                Ok(()) => match from_shard.get_mut(to, now) {
                     Some(mut entry) => apply(&mut entry, changes),
                     None => WriteOutcome::Gone,
                 },
@@ -180,29 +180,29 @@ impl MemoryStore {
                 Err(_) => WriteOutcome::Gone,
             };
         };
-        {
-            if to_shard.get(to, now).is_some() {
-                return WriteOutcome::KeyTaken;
-            }
-            let Some(bytes) = from_shard.get(from, now).cloned() else {
-                return WriteOutcome::Gone;
-            };
-            from_shard.remove(from);
-            let Ok(mut record) = SessionRecord::decode(&bytes) else {
-                return WriteOutcome::Gone;
-            };
-            changes.apply_to(&mut record);
-            let encoded = InlineBytes::from(record.encode());
-            match to_shard.insert(
-                *to,
-                encoded,
-                record.meta.expires_at(),
-                record.meta.user.as_deref(),
-                now,
-            ) {
-                Ok(_) => WriteOutcome::Written,
-                Err(_) => WriteOutcome::KeyTaken,
-            }
+        if to_shard.get(to, now).is_some() {
+            return WriteOutcome::KeyTaken;
+        }
+        if from_shard.get(from, now).is_none() {
+            return WriteOutcome::Gone;
+        }
+        let Some(bytes) = from_shard.remove(from) else {
+            return WriteOutcome::Gone;
+        };
+        let Ok(mut record) = SessionRecord::decode(&bytes) else {
+            return WriteOutcome::Gone;
+        };
+        changes.apply_to(&mut record);
+        let encoded = InlineBytes::from(record.encode());
+        match to_shard.insert(
+            *to,
+            encoded,
+            record.meta.expires_at(),
+            record.meta.user.as_deref(),
+            now,
+        ) {
+            Ok(_) => WriteOutcome::Written,
+            Err(_) => WriteOutcome::KeyTaken,
         }
     }
 
