@@ -385,3 +385,81 @@ impl SessionStore for MemoryStore {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use sessio_core::expiry::Lifetime;
+    use sessio_core::record::SessionMeta;
+
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_secs(1_000);
+
+    /// A key whose shard-picking byte (the top byte of `table_hash`) is `shard_byte`.
+    fn key(n: u8, shard_byte: u8) -> StoreKey {
+        let mut bytes = [n; 32];
+        bytes[7] = shard_byte;
+        StoreKey::from_bytes(bytes)
+    }
+
+    fn create(store: &MemoryStore, key: &StoreKey) {
+        let lifetime = Lifetime::new(Some(Duration::from_secs(600)), None).unwrap();
+        let mut record = SessionRecord {
+            meta: SessionMeta::new(NOW, lifetime),
+            values: Default::default(),
+        };
+        record.values.insert(
+            "cart".into(),
+            StoredValue {
+                version: 1,
+                bytes: b"[1]".to_vec(),
+            },
+        );
+        let write = StoreWrite::Create { key: *key, record };
+        assert_eq!(
+            store.write_now(None, Some(&write), NOW),
+            WriteOutcome::Written
+        );
+    }
+
+    fn rotate(store: &MemoryStore, from: &StoreKey, to: &StoreKey) -> WriteOutcome {
+        let changes = Changes {
+            meta: None,
+            last_seen: NOW,
+            cleared: false,
+            values: vec![("user".into(), Some(b"\"ada\"".to_vec()))],
+        };
+        store.rotate(from, to, &changes, NOW)
+    }
+
+    #[test]
+    fn rotation_moves_the_session_within_a_shard_and_across_shards() {
+        let store = MemoryStore::new(NonZeroUsize::new(1 << 20).unwrap());
+        assert!(store.sessions.shard_count() > 1);
+        let touch = TouchRule {
+            now: NOW,
+            interval: Duration::from_secs(60),
+        };
+        // Same top byte: one shard. Different top bytes: two shards (the count is a
+        // power of two, so 0x00 and 0x01 land apart).
+        for (from, to) in [(key(1, 0), key(2, 0)), (key(3, 0), key(4, 1))] {
+            create(&store, &from);
+            assert_eq!(rotate(&store, &from, &to), WriteOutcome::Written);
+            assert!(
+                store.load_now(&from, touch).is_none(),
+                "the old key is dead"
+            );
+            let moved = store.load_now(&to, touch).unwrap().record;
+            assert_eq!(moved.values["cart"].bytes, b"[1]");
+            assert_eq!(moved.values["user"].bytes, b"\"ada\"");
+            // The old key is gone, so it cannot be rotated again; a taken key is refused.
+            assert_eq!(rotate(&store, &from, &key(9, 1)), WriteOutcome::Gone);
+            create(&store, &from);
+            assert_eq!(rotate(&store, &from, &to), WriteOutcome::KeyTaken);
+        }
+    }
+}
