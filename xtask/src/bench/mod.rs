@@ -180,6 +180,7 @@ fn measure_all(
     println!("==> bench: throughput ({} rounds per cell)", plan.rounds);
     let mut cells = Vec::new();
     let mut failed_starts = Vec::new();
+    // `SERVERS` lists each framework's rows together, so `dedup` leaves each name once.
     let mut frameworks: Vec<&str> = SERVERS.iter().map(|s| s.framework).collect();
     frameworks.dedup();
     for framework in frameworks {
