@@ -62,8 +62,10 @@
 //! - I/O and connection errors, and a cluster without quorum or with a slot on the move,
 //!   are `Unavailable`; `OOM`, `READONLY`, `MISCONF` and `NOPERM` are `Refused`;
 //!   unexpected replies and script errors are `Protocol`.
-//! - The connection to a single Redis is a multiplexed `redis::aio::ConnectionManager`; to
-//!   a cluster, a `redis::cluster_async::ClusterConnection` (a multiplexed connection per
+//! - The connection to a single Redis is a multiplexed `redis::aio::ConnectionManager`, one
+//!   per Tokio runtime that calls the store (actix-web's workers each run their own, so
+//!   each worker sends and reads its own calls instead of handing them to another
+//!   thread); to a cluster, a `redis::cluster_async::ClusterConnection` (a multiplexed connection per
 //!   node, and the map of which node serves which slot, learnt again when a node says a
 //!   slot moved). After Redis drops or refuses a connection, it is remade in the
 //!   background, so the store works again once Redis is back, without being rebuilt.
@@ -125,6 +127,7 @@ mod keys;
 mod recent;
 mod reply;
 mod scripts;
+mod single;
 mod store;
 
 pub use config::RedisConfig;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
@@ -22,6 +22,7 @@ use crate::keys::Keys;
 use crate::recent::RecentSessions;
 use crate::reply::{self, Found};
 use crate::scripts::SCRIPTS;
+use crate::single::RuntimeConnections;
 
 /// The first pause before a cluster call is sent again after a node answered that it did
 /// not run it (a slot moved, the cluster is failing over); doubled up to
@@ -45,9 +46,9 @@ pub struct RedisStore {
 
 #[derive(Clone)]
 enum Connection {
-    /// One Redis (or the primary behind Sentinel): a multiplexed connection that reconnects
-    /// by itself.
-    Single(ConnectionManager),
+    /// One Redis: a multiplexed connection per Tokio runtime that calls the store, each
+    /// reconnecting by itself.
+    Single(RuntimeConnections),
     /// Redis Cluster: a connection per node, each call routed by its first key's slot.
     Cluster(ClusterConnection),
 }
@@ -102,7 +103,7 @@ impl RedisStore {
             .set_response_timeout(None)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(config.reconnect_max_delay);
-        let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
+        let conn = RuntimeConnections::new_lazy(client, manager_config)
             .map_err(|err| from_redis("connect", &err))?;
         Ok(RedisStore {
             conn: Connection::Single(conn),
@@ -197,8 +198,8 @@ impl RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let ping = redis::cmd("PING");
         match &self.conn {
-            Connection::Single(conn) => {
-                let mut conn = conn.clone();
+            Connection::Single(conns) => {
+                let mut conn = conns.current();
                 self.bounded("connect", ping.query_async::<Value>(&mut conn))
                     .await?;
             }
@@ -241,8 +242,8 @@ impl RedisStore {
             invocation.arg(arg.as_slice());
         }
         match &self.conn {
-            Connection::Single(conn) => {
-                let mut conn = conn.clone();
+            Connection::Single(conns) => {
+                let mut conn = conns.current();
                 self.bounded(op, invocation.invoke_async::<Value>(&mut conn))
                     .await
             }
@@ -259,8 +260,8 @@ impl RedisStore {
     /// One plain command (a read, so safe to send again), bounded like [`Self::eval`].
     async fn query(&self, op: &'static str, cmd: &redis::Cmd) -> Result<Value, StoreError> {
         match &self.conn {
-            Connection::Single(conn) => {
-                let mut conn = conn.clone();
+            Connection::Single(conns) => {
+                let mut conn = conns.current();
                 self.bounded(op, cmd.query_async::<Value>(&mut conn)).await
             }
             Connection::Cluster(conn) => {
