@@ -10,10 +10,13 @@
 -- A list of strings (an HGETALL reply) as one string: each item as a 4-byte big-endian
 -- length and its bytes. One bulk string costs the client one allocation and one parse
 -- where a reply of many bulk strings costs one of each per item.
+-- Lengths and items go to table.concat as they are: joining each pair first would make
+-- (and hash) a second copy of every item.
 local function pack(items)
   local parts = {}
   for i = 1, #items do
-    parts[i] = struct.pack('>I4', #items[i]) .. items[i]
+    parts[2 * i - 1] = struct.pack('>I4', #items[i])
+    parts[2 * i] = items[i]
   end
   return table.concat(parts)
 end
@@ -65,6 +68,23 @@ local function slide(prefix, now_s, key, ls, idle, abs, u)
   local d = deadline(tonumber(ls), idle, abs)
   redis.call('EXPIREAT', key, int(d))
   if u then bind(prefix, now_s, key, u, d) end
+end
+
+-- From an HGETALL reply: ls, idle and abs as numbers, u, and the positions in the reply of
+-- the fields named vname and nname (either may be nil). A field missing gives nil.
+local function scan(h, vname, nname)
+  local ls, idle, abs, u, vi, ni
+  for i = 1, #h, 2 do
+    local f = h[i]
+    if f == 'ls' then ls = tonumber(h[i + 1])
+    elseif f == 'idle' then idle = tonumber(h[i + 1])
+    elseif f == 'abs' then abs = tonumber(h[i + 1])
+    elseif f == 'u' then u = h[i + 1]
+    elseif f == vname then vi = i + 1
+    elseif f == nname then ni = i + 1
+    end
+  end
+  return ls, idle, abs, u, vi, ni
 end
 
 -- The expiry state of a session that is live at `now`, or nil (absent, unreadable or

@@ -5,15 +5,7 @@ local key, prefix, now_s = KEYS[1], ARGV[1], ARGV[2]
 local now = tonumber(now_s)
 local h = redis.call('HGETALL', key)
 if #h == 0 then return false end
-local ls, idle, abs, u
-for i = 1, #h, 2 do
-  local f = h[i]
-  if f == 'ls' then ls = tonumber(h[i + 1])
-  elseif f == 'idle' then idle = tonumber(h[i + 1])
-  elseif f == 'abs' then abs = tonumber(h[i + 1])
-  elseif f == 'u' then u = h[i + 1]
-  end
-end
+local ls, idle, abs, u = scan(h)
 -- Unreadable: hand it to the caller untouched, which reports it and treats it as absent.
 if not ls or not idle or not abs then return { 0, pack(h) } end
 if now >= deadline(ls, idle, abs) then return false end
