@@ -176,7 +176,7 @@ impl RedisStore {
             Found::Absent => return Ok(WriteOutcome::Gone),
             Found::Hash { fields, .. } => fields,
         };
-        let (fields, user) = reply::raw_hash(&fields);
+        let (fields, user) = reply::raw_hash(fields);
         // Without new meta, `to` keeps `from`'s user, whose index is in `from`'s slot.
         if let (None, Some(user)) = (&changes.meta, &user) {
             let key_tag = to.shard_tag().to_hex();

@@ -53,8 +53,9 @@
 //! are plain reads: Redis spends about a fifth of a script call's CPU on one. The first
 //! call of a script after Redis lost its script cache (restart, `SCRIPT FLUSH`) costs two
 //! more round trips (`NOSCRIPT`, `SCRIPT LOAD`). A `write` with nothing to delete or write
-//! costs none. A load's reply comes back as one packed string (`pack` in
-//! `lua/common.lua`), one allocation instead of one per field.
+//! costs none. A script's reply carries the session's hash as `HGETALL` lists it: packing
+//! it into one string would save the client an allocation per field but cost Redis, which
+//! hashes every string a script makes, more than the rest of the script.
 //!
 //! # Failures
 //! - Every call, connecting, reconnecting and retrying included, is bounded by

@@ -84,47 +84,18 @@ pub(crate) enum Found {
     /// Nothing live under the key.
     Absent,
     /// The hash as it was before a touch, and whether the script touched it.
-    Hash { touched: bool, fields: Packed },
+    Hash { touched: bool, fields: Fields },
 }
 
-/// A hash's fields and values, checked whole on arrival so that reading them cannot fail
-/// later: either as the scripts' `pack` writes them (each item a 4-byte big-endian length
-/// and its bytes, one string) or as a plain `HGETALL` returns them (one string per item).
+/// A hash's fields and values as `HGETALL` lists them (field, value, field, value, …), from
+/// a plain `HGETALL` or inside a script's reply; checked whole on arrival so that reading
+/// them cannot fail later.
 #[derive(Debug)]
-pub(crate) enum Packed {
-    /// From a script.
-    Packed(Vec<u8>),
-    /// From `HGETALL`: field, value, field, value, …
-    Items(Vec<Vec<u8>>),
-}
+pub(crate) struct Fields(Vec<Vec<u8>>);
 
-impl Packed {
+impl Fields {
     fn new(value: Value, what: &str) -> Result<Self, BadReply> {
-        let bytes =
-            bytes(value).ok_or_else(|| BadReply(format!("{what}: hash is not a string")))?;
-        let mut rest = bytes.as_slice();
-        let mut items = 0usize;
-        while !rest.is_empty() {
-            let Some((len, tail)) = rest.split_first_chunk::<4>() else {
-                return Err(BadReply(format!("{what}: hash ends inside a length")));
-            };
-            let len = u32::from_be_bytes(*len) as usize;
-            if tail.len() < len {
-                return Err(BadReply(format!("{what}: hash ends inside an item")));
-            }
-            rest = &tail[len..];
-            items += 1;
-        }
-        if items % 2 != 0 {
-            return Err(BadReply(format!(
-                "{what}: hash has a field without a value"
-            )));
-        }
-        Ok(Packed::Packed(bytes))
-    }
-
-    /// A plain `HGETALL` reply's items, taken as they are.
-    fn from_items(items: Vec<Value>, what: &str) -> Result<Self, BadReply> {
+        let items = array(value, what)?;
         if items.len() % 2 != 0 {
             return Err(BadReply(format!(
                 "{what}: hash has a field without a value"
@@ -136,25 +107,14 @@ impl Packed {
                 bytes(item).ok_or_else(|| BadReply(format!("{what}: an item is not a string")))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Packed::Items(items))
+        Ok(Fields(items))
     }
 
     /// The (field, value) pairs.
     fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let (mut rest, mut items) = match self {
-            Packed::Packed(bytes) => (bytes.as_slice(), [].iter()),
-            Packed::Items(items) => (&[][..], items.iter()),
-        };
-        let mut item = move || match items.next() {
-            Some(item) => Some(item.as_slice()),
-            None => {
-                let (len, tail) = rest.split_first_chunk::<4>()?;
-                let (item, tail) = tail.split_at(u32::from_be_bytes(*len) as usize);
-                rest = tail;
-                Some(item)
-            }
-        };
-        std::iter::from_fn(move || Some((item()?, item()?)))
+        self.0
+            .chunks_exact(2)
+            .map(|pair| (pair[0].as_slice(), pair[1].as_slice()))
     }
 }
 
@@ -166,7 +126,7 @@ pub(crate) fn load(value: Value) -> Result<Found, BadReply> {
     match (items.next(), items.next(), items.next()) {
         (Some(touched), Some(fields), None) => {
             let touched = int(&touched).ok_or_else(|| bad("load flag", &touched))? != 0;
-            let fields = Packed::new(fields, "load")?;
+            let fields = Fields::new(fields, "load")?;
             Ok(Found::Hash { touched, fields })
         }
         _ => Err(BadReply(String::from("load: reply is not [flag, hash]"))),
@@ -175,11 +135,10 @@ pub(crate) fn load(value: Value) -> Result<Found, BadReply> {
 
 /// A plain `HGETALL` reply: absent when empty, never touched.
 pub(crate) fn hash(value: Value) -> Result<Found, BadReply> {
-    let items = array(value, "hgetall")?;
-    if items.is_empty() {
+    let fields = Fields::new(value, "hgetall")?;
+    if fields.0.is_empty() {
         return Ok(Found::Absent);
     }
-    let fields = Packed::from_items(items, "hgetall")?;
     Ok(Found::Hash {
         touched: false,
         fields,
@@ -195,7 +154,7 @@ pub(crate) fn load_and_push(value: Value) -> Result<Option<(bool, Found)>, BadRe
     let mut items = array(value, "load_and_push")?.into_iter();
     match (items.next(), items.next(), items.next(), items.next()) {
         (Some(status), Some(touched), Some(fields), None) => {
-            let fields = Packed::new(fields, "load_and_push")?;
+            let fields = Fields::new(fields, "load_and_push")?;
             let appended = match int(&status) {
                 Some(1) => true,
                 Some(2) => false,
@@ -213,7 +172,7 @@ pub(crate) fn load_and_push(value: Value) -> Result<Option<(bool, Found)>, BadRe
 /// Rebuilds a record from a hash: meta from `m` with `last_seen` from `ls` (or
 /// `touched_at`, when the load touched it), values from `v:`/`n:` pairs.
 pub(crate) fn record(
-    fields: &Packed,
+    fields: &Fields,
     touched_at: Option<Timestamp>,
 ) -> Result<SessionRecord, Unreadable> {
     let mut meta = None;
@@ -262,17 +221,12 @@ pub(crate) fn record(
 
 /// A hash as raw bytes to send back (a rotation across hash slots copies it), and its
 /// `u` field if it has one.
-pub(crate) fn raw_hash(fields: &Packed) -> (Vec<Vec<u8>>, Option<String>) {
-    let mut raw = Vec::new();
-    let mut user = None;
-    for (name, value) in fields.pairs() {
-        if name == b"u" {
-            user = Some(String::from_utf8_lossy(value).into_owned());
-        }
-        raw.push(name.to_vec());
-        raw.push(value.to_vec());
-    }
-    (raw, user)
+pub(crate) fn raw_hash(fields: Fields) -> (Vec<Vec<u8>>, Option<String>) {
+    let user = fields
+        .pairs()
+        .find(|(name, _)| *name == b"u")
+        .map(|(_, value)| String::from_utf8_lossy(value).into_owned());
+    (fields.0, user)
 }
 
 fn utf8(name: &[u8]) -> Result<String, Unreadable> {
@@ -399,20 +353,16 @@ mod tests {
         out
     }
 
-    /// What the scripts' `pack` makes of `items`.
-    fn packed(items: &[&[u8]]) -> Packed {
-        let mut out = Vec::new();
-        for item in items {
-            out.extend_from_slice(&(item.len() as u32).to_be_bytes());
-            out.extend_from_slice(item);
-        }
-        Packed::new(Value::BulkString(out), "test").unwrap_or_else(|e| panic!("{}", e.0))
+    /// A hash of `items`, as `HGETALL` lists it.
+    fn fields(items: &[&[u8]]) -> Fields {
+        let items = items.iter().map(|item| s(item)).collect();
+        Fields::new(Value::Array(items), "test").unwrap_or_else(|e| panic!("{}", e.0))
     }
 
     #[test]
     fn record_takes_last_seen_from_ls_and_pairs_values() {
         let meta = meta_bytes();
-        let fields = packed(&[
+        let fields = fields(&[
             b"n:cart",
             b"4",
             b"m",
@@ -444,26 +394,26 @@ mod tests {
     fn unreadable_hashes_are_named_not_panicked_on() {
         let meta = meta_bytes();
         assert_eq!(
-            record(&packed(&[b"m", &meta, b"ls", b"1", b"v:a", b"x"]), None),
+            record(&fields(&[b"m", &meta, b"ls", b"1", b"v:a", b"x"]), None),
             Err(Unreadable::Field("a value and its version do not pair up"))
         );
         assert_eq!(
             record(
-                &packed(&[b"m", &meta, b"ls", b"1", b"v:a", b"x", b"n:b", b"1"]),
+                &fields(&[b"m", &meta, b"ls", b"1", b"v:a", b"x", b"n:b", b"1"]),
                 None
             ),
             Err(Unreadable::Field("a value has no version"))
         );
-        let garbage = packed(&[b"m", b"garbage", b"ls", b"1"]);
+        let garbage = fields(&[b"m", b"garbage", b"ls", b"1"]);
         assert!(matches!(record(&garbage, None), Err(Unreadable::Meta(_))));
         assert_eq!(
-            record(&packed(&[b"ls", b"1"]), None),
+            record(&fields(&[b"ls", b"1"]), None),
             Err(Unreadable::Field("field m is missing"))
         );
     }
 
     #[test]
-    fn a_plain_hgetall_reads_like_a_packed_one() {
+    fn a_plain_hgetall_reads_like_a_scripts_reply() {
         let meta = meta_bytes();
         let items = [
             &b"m"[..],
@@ -475,36 +425,41 @@ mod tests {
             b"n:cart",
             b"2",
         ];
-        let plain = Value::Array(items.iter().map(|i| s(i)).collect());
-        let Ok(Found::Hash { touched, fields }) = hash(plain) else {
+        let as_array = || Value::Array(items.iter().map(|i| s(i)).collect());
+        let Ok(Found::Hash { touched, fields }) = hash(as_array()) else {
             panic!("a hash");
         };
         assert!(!touched);
-        assert_eq!(record(&fields, None), record(&packed(&items), None));
+        let Ok(Found::Hash {
+            touched: script_touched,
+            fields: script_fields,
+        }) = load(Value::Array(vec![Value::Int(1), as_array()]))
+        else {
+            panic!("a hash");
+        };
+        assert!(script_touched);
+        assert_eq!(record(&fields, None), record(&script_fields, None));
+        assert!(record(&fields, None).is_ok());
         assert!(matches!(hash(Value::Array(Vec::new())), Ok(Found::Absent)));
-        assert!(hash(Value::Array(vec![s(b"m")])).is_err());
-        assert!(hash(Value::Array(vec![s(b"m"), Value::Int(1)])).is_err());
     }
 
     #[test]
-    fn a_badly_packed_hash_is_a_protocol_error() {
-        for bad in [
-            &[0u8, 0, 0][..],    // a cut length
-            &[0, 0, 0, 5, b'a'], // an item longer than the rest
-            &[0, 0, 0, 1, b'a'], // a field without a value
-        ] {
-            assert!(
-                Packed::new(Value::BulkString(bad.to_vec()), "t").is_err(),
-                "{bad:?}"
-            );
-        }
-        assert!(Packed::new(Value::Int(1), "t").is_err());
-        assert!(Packed::new(Value::BulkString(Vec::new()), "t").is_ok());
-        let reply = Value::Array(vec![
+    fn a_badly_shaped_hash_is_a_protocol_error() {
+        assert!(
+            hash(Value::Array(vec![s(b"m")])).is_err(),
+            "a field without a value"
+        );
+        assert!(hash(Value::Array(vec![s(b"m"), Value::Int(1)])).is_err());
+        assert!(hash(Value::BulkString(b"m".to_vec())).is_err());
+        assert!(hash(Value::Int(1)).is_err());
+        let flag_and_string = Value::Array(vec![Value::Int(1), s(b"m")]);
+        assert!(load(flag_and_string).is_err());
+        let odd = Value::Array(vec![
             Value::Int(1),
-            Value::BulkString(vec![0, 0, 0, 1, b'a']),
+            Value::Int(0),
+            Value::Array(vec![s(b"m")]),
         ]);
-        assert!(load(reply).is_err());
+        assert!(load_and_push(odd).is_err());
     }
 
     #[test]
@@ -524,10 +479,10 @@ mod tests {
 
     #[test]
     fn a_raw_hash_finds_its_user() {
-        let (raw, user) = raw_hash(&packed(&[b"m", b"\x00", b"u", b"{abcd}ef"]));
+        let (raw, user) = raw_hash(fields(&[b"m", b"\x00", b"u", b"{abcd}ef"]));
         assert_eq!(raw.len(), 4);
         assert_eq!(user.as_deref(), Some("{abcd}ef"));
-        assert_eq!(raw_hash(&packed(&[b"m", b"\x00"])).1, None);
+        assert_eq!(raw_hash(fields(&[b"m", b"\x00"])).1, None);
     }
 
     #[test]

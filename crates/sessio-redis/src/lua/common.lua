@@ -7,20 +7,6 @@
 -- tag, so the scripts reach a user's index and sessions within one hash slot; in a cluster
 -- that is what lets them touch keys the caller could not declare (index members).
 
--- A list of strings (an HGETALL reply) as one string: each item as a 4-byte big-endian
--- length and its bytes. One bulk string costs the client one allocation and one parse
--- where a reply of many bulk strings costs one of each per item.
--- Lengths and items go to table.concat as they are: joining each pair first would make
--- (and hash) a second copy of every item.
-local function pack(items)
-  local parts = {}
-  for i = 1, #items do
-    parts[2 * i - 1] = struct.pack('>I4', #items[i])
-    parts[2 * i] = items[i]
-  end
-  return table.concat(parts)
-end
-
 local function int(n)
   return string.format('%d', n)
 end
