@@ -66,9 +66,9 @@
 //! - The connection to a single Redis is a multiplexed `redis::aio::ConnectionManager`, one
 //!   per Tokio runtime that calls the store (actix-web's workers each run their own, so
 //!   each worker sends and reads its own calls instead of handing them to another
-//!   thread); to a cluster, a `redis::cluster_async::ClusterConnection` (a multiplexed connection per
-//!   node, and the map of which node serves which slot, learnt again when a node says a
-//!   slot moved). After Redis drops or refuses a connection, it is remade in the
+//!   thread); to a cluster, a `redis::cluster_async::ClusterConnection` (a multiplexed
+//!   connection per node, and the map of which node serves which slot, learnt again when
+//!   a node says a slot moved). After Redis drops or refuses a connection, it is remade in the
 //!   background, so the store works again once Redis is back, without being rebuilt.
 //! - A connection that stops answering without being closed (a silent network partition)
 //!   is not replaced: calls time out until the operating system gives up on it.
