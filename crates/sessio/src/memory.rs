@@ -120,7 +120,7 @@ impl MemoryStore {
             None => WriteOutcome::Written,
             Some(StoreWrite::Create { key, record }) => {
                 let mut shard = self.shard(key);
-                let bytes = InlineBytes::from(record.encode());
+                let bytes = encode(record);
                 let inserted = shard.insert(
                     *key,
                     bytes,
@@ -193,7 +193,7 @@ impl MemoryStore {
             return WriteOutcome::Gone;
         };
         changes.apply_to(&mut record);
-        let encoded = InlineBytes::from(record.encode());
+        let encoded = encode(&record);
         match to_shard.insert(
             *to,
             encoded,
@@ -306,8 +306,13 @@ fn decode(entry: &EntryMut<'_, InlineBytes>) -> Option<SessionRecord> {
     }
 }
 
+/// A record as the table holds it (inline in its slot when short enough).
+fn encode(record: &SessionRecord) -> InlineBytes {
+    InlineBytes::from(record.encode())
+}
+
 fn store(entry: &mut EntryMut<'_, InlineBytes>, record: &SessionRecord) {
-    *entry.value_mut() = InlineBytes::from(record.encode());
+    *entry.value_mut() = encode(record);
     entry.set_expires_at(record.meta.expires_at());
     if entry.user() != record.meta.user.as_deref() {
         entry.set_user(record.meta.user.as_deref());

@@ -97,7 +97,7 @@ impl<V> ShardedTable<V> {
 
     /// Entries held, including expired ones not yet reclaimed.
     pub fn len(&self) -> usize {
-        self.for_each_shard(|t| t.len()).into_iter().sum()
+        self.shards.iter().map(|s| lock(s).len()).sum()
     }
 
     /// Whether no shard holds an entry.
@@ -108,8 +108,9 @@ impl<V> ShardedTable<V> {
     /// Reclaims expired entries, examining up to `budget` slots per shard; returns how
     /// many went.
     pub fn reclaim_expired(&self, now: Timestamp, budget: usize) -> usize {
-        self.for_each_shard(|t| t.reclaim_expired(now, budget))
-            .into_iter()
+        self.shards
+            .iter()
+            .map(|s| lock(s).reclaim_expired(now, budget))
             .sum()
     }
 }
