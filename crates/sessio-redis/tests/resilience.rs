@@ -1,5 +1,6 @@
 //! Against private `redis-server` processes the tests start, pause and kill: the number
-//! of commands per store call, timeouts, and recovery without rebuilding the store.
+//! of commands per store call, timeouts, recovery without rebuilding the store, and the
+//! connections a store makes.
 
 mod common;
 
@@ -350,4 +351,98 @@ async fn a_full_redis_refuses_writes_and_still_serves_reads() {
     );
     let loaded = store.load(&key, no_touch(now)).await;
     assert_eq!(loaded.ok().flatten().map(|l| l.record), Some(rec));
+}
+
+fn single_threaded_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
+/// `connected_clients` from `INFO clients`, `None` when Redis does not tell.
+async fn connected_clients(url: &str) -> Option<u64> {
+    let mut raw = common::raw(url).await?;
+    let info: String = redis::cmd("INFO")
+        .arg("clients")
+        .query_async(&mut raw)
+        .await
+        .ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// As actix-web runs it: a worker per thread, each with a single-threaded runtime of its
+/// own. Each worker reaches Redis on a connection of its own (none hands its calls to
+/// another thread), and the store keeps serving after the runtime it was made on ended.
+#[test]
+fn each_runtime_calls_redis_on_its_own_connection() {
+    const WORKERS: usize = 2;
+    let setup = single_threaded_runtime();
+    let Some(server) = setup.block_on(PrivateRedis::start("per_runtime")) else {
+        return;
+    };
+    let key = new_key();
+    let store = setup.block_on(async {
+        let store = private_store(&server, Duration::from_secs(2)).await;
+        let now = now();
+        create(
+            &store,
+            key,
+            record(now, lifetime(Some(600), None), &[]),
+            now,
+        )
+        .await;
+        store
+    });
+    // The store's first connection ends with the runtime it was made on.
+    drop(setup);
+
+    let loaded = std::sync::Barrier::new(WORKERS + 1);
+    let counted = std::sync::Barrier::new(WORKERS + 1);
+    let (clients, loads) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                let (store, loaded, counted) = (store.clone(), &loaded, &counted);
+                scope.spawn(move || {
+                    let worker = single_threaded_runtime();
+                    // Outcomes are checked after the barriers, so that a failed load
+                    // fails the test instead of leaving the others waiting.
+                    let loads = worker.block_on(async {
+                        let mut loads = Vec::new();
+                        for _ in 0..20 {
+                            let found = store.load(&key, no_touch(now())).await;
+                            loads.push(found.map(|found| found.is_some()));
+                        }
+                        loads
+                    });
+                    // The worker's runtime (and its connection) lives until counted.
+                    loaded.wait();
+                    counted.wait();
+                    loads
+                })
+            })
+            .collect();
+        loaded.wait();
+        let clients = single_threaded_runtime().block_on(connected_clients(&server.url()));
+        counted.wait();
+        let loads: Vec<_> = workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap_or_else(|_| panic!("worker panicked")))
+            .collect();
+        (clients, loads)
+    });
+    for load in loads {
+        match load {
+            Ok(live) => assert!(live, "the session is live"),
+            Err(e) => panic!("load: {e}"),
+        }
+    }
+    let clients = clients.unwrap_or_else(|| panic!("INFO clients did not answer"));
+    assert_eq!(
+        clients,
+        WORKERS as u64 + 1,
+        "one connection per worker, plus the one counting"
+    );
 }
