@@ -9,6 +9,11 @@
 //! `GET /me`; 0.03–0.06 with a connection per runtime, which writes, reads and wakes its
 //! own worker's requests). A multi-threaded runtime (axum, warp, rocket) is one runtime:
 //! one connection, as before.
+//!
+//! A store also keeps working after the runtime it was made on has ended (a store built
+//! before the server's runtimes start); with one connection it failed every call, the
+//! connection's driver having ended with that runtime. Both are tested in
+//! `tests/resilience.rs`.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
