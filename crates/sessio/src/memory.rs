@@ -81,18 +81,19 @@ impl MemoryStore {
     }
 
     fn load_now(&self, key: &StoreKey, touch: TouchRule) -> Option<Loaded> {
-        self.with_live_record(key, touch, |_, record, touched| Loaded { record, touched })
+        self.with_live_record(key, touch, |_| false)
+            .map(|(loaded, _)| loaded)
     }
 
-    /// Runs `then` on the live record under `key` and its entry, with a due touch already
-    /// stored; `None` when there is no live record (an expired or unreadable one is
-    /// removed on the way).
-    fn with_live_record<R>(
+    /// Loads the live record under `key` and lets `change` edit it (`true` when it did);
+    /// the record is stored once if it changed or a touch was due. `None` when there is
+    /// no live record (an expired or unreadable one is removed on the way).
+    fn with_live_record(
         &self,
         key: &StoreKey,
         touch: TouchRule,
-        then: impl FnOnce(&mut EntryMut<'_, InlineBytes>, SessionRecord, bool) -> R,
-    ) -> Option<R> {
+        change: impl FnOnce(&mut SessionRecord) -> bool,
+    ) -> Option<(Loaded, bool)> {
         let mut shard = self.shard(key);
         let mut entry = shard.get_mut(key, touch.now)?;
         let record = decode(&entry).filter(|r| !r.meta.is_expired(touch.now));
@@ -101,10 +102,11 @@ impl MemoryStore {
             return None;
         };
         let touched = record.meta.touch_if_due(touch.now, touch.interval);
-        if touched {
+        let changed = change(&mut record);
+        if touched || changed {
             store(&mut entry, &record);
         }
-        Some(then(&mut entry, record, touched))
+        Some((Loaded { record, touched }, changed))
     }
 
     fn write_now(
@@ -183,6 +185,7 @@ impl MemoryStore {
         if to_shard.get(to, now).is_some() {
             return WriteOutcome::KeyTaken;
         }
+        // `get` sees expiry at `now` (an expired session is gone); `remove` does not.
         if from_shard.get(from, now).is_none() {
             return WriteOutcome::Gone;
         }
@@ -213,23 +216,24 @@ impl MemoryStore {
         name: &str,
         element: &[u8],
     ) -> PushOutcome {
-        self.with_live_record(key, touch, |entry, mut record, touched| {
+        let pushed = self.with_live_record(key, touch, |record| {
             let current = record.values.get(name);
             let Some(list) = append_to_list(current.map(|v| v.bytes.as_slice()), element) else {
-                return PushOutcome::NotAList(Loaded { record, touched });
+                return false;
             };
             let version = current.map_or(0, |v| v.version) + 1;
-            record.values.insert(
-                name.to_owned(),
-                StoredValue {
-                    version,
-                    bytes: list,
-                },
-            );
-            store(entry, &record);
-            PushOutcome::Pushed(Loaded { record, touched })
-        })
-        .unwrap_or(PushOutcome::Absent)
+            let value = StoredValue {
+                version,
+                bytes: list,
+            };
+            record.values.insert(name.to_owned(), value);
+            true
+        });
+        match pushed {
+            None => PushOutcome::Absent,
+            Some((loaded, true)) => PushOutcome::Pushed(loaded),
+            Some((loaded, false)) => PushOutcome::NotAList(loaded),
+        }
     }
 
     fn compare_and_set_now(

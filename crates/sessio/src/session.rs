@@ -285,10 +285,8 @@ impl Session {
                                 now,
                                 &shared.expiry,
                             );
-                            let list = appended
-                                .then(|| state.get(name))
-                                .flatten()
-                                .map(|b| codec::decode(name, b));
+                            let list = if appended { state.get(name) } else { None };
+                            let list = list.map(|bytes| codec::decode(name, bytes));
                             *stage = Stage::Ready(state);
                             return list.unwrap_or_else(|| Err(not_a_list(name)));
                         }
