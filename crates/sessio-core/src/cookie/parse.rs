@@ -32,12 +32,9 @@ impl CookieSettings {
         let mut seen = false;
         for header in headers {
             for pair in header.split(|&b| b == b';') {
-                let Some((pair_name, value)) = split_pair(pair) else {
+                let Some(value) = value_if_named(pair, name) else {
                     continue;
                 };
-                if pair_name != name {
-                    continue;
-                }
                 seen = true;
                 if let Some(id) = self.decode_value(unquote(value)) {
                     return CookieLookup::Found(id);
@@ -59,17 +56,29 @@ impl CookieSettings {
     }
 }
 
-/// `name=value` with the whitespace around both trimmed; `None` without an `=`.
-fn split_pair(pair: &[u8]) -> Option<(&[u8], &[u8])> {
-    let eq = pair.iter().position(|&b| b == b'=')?;
-    let (name, rest) = pair.split_at(eq);
-    Some((trim(name), trim(rest.get(1..)?)))
+/// The value of `pair` (trimmed of spaces and tabs) when the pair's name is `name`.
+///
+/// Means the same as splitting `pair` at its first `=` and comparing the trimmed name, but
+/// a pair of another name is given up on at its first differing byte instead of being
+/// scanned for its `=`: most of a `Cookie` header is other sites' cookies. The two agree
+/// because a cookie name (a `tchar` token, checked at configuration) holds no `=`, space
+/// or tab; a test keeps the split-and-compare reading as the reference.
+fn value_if_named<'p>(pair: &'p [u8], name: &[u8]) -> Option<&'p [u8]> {
+    let after_name = trim_start(pair).strip_prefix(name)?;
+    match trim_start(after_name) {
+        [b'=', value @ ..] => Some(trim_end(trim_start(value))),
+        _ => None,
+    }
 }
 
-fn trim(mut bytes: &[u8]) -> &[u8] {
+fn trim_start(mut bytes: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = bytes {
         bytes = rest;
     }
+    bytes
+}
+
+fn trim_end(mut bytes: &[u8]) -> &[u8] {
     while let [rest @ .., b' ' | b'\t'] = bytes {
         bytes = rest;
     }
@@ -330,7 +339,75 @@ mod tests {
             .prop_map(|(name, value)| format!("{name}={value}"))
     }
 
+    /// The plain reading of a pair that `value_if_named` must agree with: split at the
+    /// first `=`, trim both sides, compare the name.
+    fn split_and_compare<'p>(pair: &'p [u8], name: &[u8]) -> Option<&'p [u8]> {
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        let (pair_name, rest) = pair.split_at(eq);
+        (trim_end(trim_start(pair_name)) == name).then(|| trim_end(trim_start(&rest[1..])))
+    }
+
+    #[test]
+    fn pairs_of_our_name_or_not() {
+        let name = b"sessio";
+        for (pair, expected) in [
+            (&b"sessio=v"[..], Some(&b"v"[..])),
+            (b" \tsessio \t= v w \t", Some(b"v w")),
+            (b"sessio=", Some(b"")),
+            (b"sessio==v", Some(b"=v")),
+            (b"sessio", None),
+            (b"sessio v=w", None),
+            (b"sessiox=v", None),
+            (b"xsessio=v", None),
+            (b"sessi=v", None),
+            (b"=sessio", None),
+            (b"", None),
+        ] {
+            assert_eq!(value_if_named(pair, name), expected, "{pair:?}");
+            assert_eq!(split_and_compare(pair, name), expected, "{pair:?}");
+        }
+    }
+
+    /// A piece of a generated pair: our name (whole or without its first byte, so that
+    /// matches and near misses are frequent), or other bytes.
+    #[derive(Clone, Debug)]
+    enum Piece {
+        Name,
+        NameCut,
+        Bytes(Vec<u8>),
+    }
+
     proptest! {
+        #[test]
+        fn reading_a_pair_agrees_with_split_and_compare(
+            name in cookie_name(),
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    Just(Piece::Name),
+                    Just(Piece::NameCut),
+                    prop_oneof![
+                        Just(b"=".to_vec()), Just(b" ".to_vec()), Just(b"\t".to_vec()),
+                        Just(b"\"".to_vec()), proptest::collection::vec(any::<u8>(), 0..4),
+                    ]
+                    .prop_map(Piece::Bytes),
+                ],
+                0..8,
+            ),
+        ) {
+            let mut pair = Vec::new();
+            for piece in &pieces {
+                match piece {
+                    Piece::Name => pair.extend_from_slice(name.as_bytes()),
+                    Piece::NameCut => pair.extend_from_slice(&name.as_bytes()[1..]),
+                    Piece::Bytes(bytes) => pair.extend_from_slice(bytes),
+                }
+            }
+            prop_assert_eq!(
+                value_if_named(&pair, name.as_bytes()),
+                split_and_compare(&pair, name.as_bytes())
+            );
+        }
+
         #[test]
         fn never_panics_on_bytes(header in proptest::collection::vec(any::<u8>(), 0..512)) {
             let s = settings();

@@ -310,8 +310,13 @@ impl SessionState {
             cookie: None,
         };
         let modified = self.is_modified();
-        let pending: Vec<(String, Option<Vec<u8>>)> =
-            core::mem::take(&mut self.pending).into_iter().collect();
+        // Most requests change nothing; an empty map's `into_iter().collect()` still costs
+        // more than the check.
+        let pending: Vec<(String, Option<Vec<u8>>)> = if self.pending.is_empty() {
+            Vec::new()
+        } else {
+            core::mem::take(&mut self.pending).into_iter().collect()
+        };
         match self.origin.clone() {
             Origin::New => {
                 let mut record = SessionRecord {
