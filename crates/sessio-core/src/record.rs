@@ -6,7 +6,6 @@
 //! read-modify-write (compare-and-set on one value) is possible without locking the
 //! whole session.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -14,6 +13,10 @@ use core::time::Duration;
 
 use crate::expiry::Lifetime;
 use crate::Timestamp;
+
+mod values;
+
+pub use values::{Iter as StoredValuesIter, StoredValues};
 
 /// First byte of every encoded record and meta block; bumped when the layout changes, so
 /// an old or foreign record is recognised as unreadable instead of misread.
@@ -181,7 +184,7 @@ pub struct SessionRecord {
     /// Timestamps, lifetime and user.
     pub meta: SessionMeta,
     /// Named values.
-    pub values: BTreeMap<String, StoredValue>,
+    pub values: StoredValues,
 }
 
 impl SessionRecord {
@@ -212,16 +215,20 @@ impl SessionRecord {
         let version = r.version()?;
         let meta = SessionMeta::decode_body(&mut r, version)?;
         let count = r.varint()?;
-        let mut values = BTreeMap::new();
+        // Every value takes at least three bytes, so a hostile count cannot make this
+        // reserve more than the input's size.
+        let mut values =
+            StoredValues::with_capacity(usize::try_from(count).unwrap_or(0).min(r.rest.len() / 3));
         for _ in 0..count {
             let name = r.string()?;
             let version = r.varint()?;
             let bytes = r.bytes()?.to_vec();
-            if values
-                .insert(name, StoredValue { version, bytes })
-                .is_some()
-            {
-                return Err(RecordError::Invalid("duplicate value name"));
+            // `encode` writes names in order, so each one goes at the end; a record from
+            // elsewhere may not, and is sorted into place.
+            if let Err((name, value)) = values.push_in_order(name, StoredValue { version, bytes }) {
+                if values.insert(name, value).is_some() {
+                    return Err(RecordError::Invalid("duplicate value name"));
+                }
             }
         }
         r.finish()?;
@@ -365,7 +372,7 @@ mod tests {
         .persistent_cookie(true);
         let mut meta = SessionMeta::new(Timestamp::from_unix_secs(1_700_000_000), lifetime);
         meta.user = Some("ada".into());
-        let mut values = BTreeMap::new();
+        let mut values = StoredValues::new();
         values.insert(
             "cart".into(),
             StoredValue {
@@ -381,6 +388,47 @@ mod tests {
             },
         );
         SessionRecord { meta, values }
+    }
+
+    /// `sample()`'s encoding with `entries` as its values, written in the given order.
+    fn with_raw_values(entries: &[(&str, u64, &[u8])]) -> Vec<u8> {
+        let mut record = sample();
+        record.values.clear();
+        let mut bytes = record.encode();
+        assert_eq!(bytes.pop(), Some(0), "the value count ends the encoding");
+        put_varint(&mut bytes, entries.len() as u64);
+        for (name, version, value) in entries {
+            put_bytes(&mut bytes, name.as_bytes());
+            put_varint(&mut bytes, *version);
+            put_bytes(&mut bytes, value);
+        }
+        bytes
+    }
+
+    #[test]
+    fn values_out_of_order_are_sorted_and_a_repeated_name_is_refused() {
+        let decoded = SessionRecord::decode(&with_raw_values(&[
+            ("z", 1, b"1"),
+            ("a", 2, b"2"),
+            ("m", 3, b"3"),
+        ]))
+        .expect("names in any order decode");
+        assert_eq!(decoded.values.keys().collect::<Vec<_>>(), ["a", "m", "z"]);
+        assert_eq!(decoded.values["a"].version, 2);
+        assert_eq!(
+            SessionRecord::decode(&decoded.encode()),
+            Ok(decoded.clone())
+        );
+
+        for repeated in [
+            &[("a", 1, &b"1"[..]), ("a", 2, b"2")][..],
+            &[("b", 1, b"1"), ("a", 1, b"1"), ("b", 2, b"2")],
+        ] {
+            assert_eq!(
+                SessionRecord::decode(&with_raw_values(repeated)),
+                Err(RecordError::Invalid("duplicate value name"))
+            );
+        }
     }
 
     #[test]
@@ -439,7 +487,7 @@ mod tests {
             Some(Duration::from_secs(86400)),
         )
         .expect("valid");
-        let mut values = BTreeMap::new();
+        let mut values = StoredValues::new();
         values.insert(
             "cart".into(),
             StoredValue {

@@ -2,12 +2,11 @@
 //! error; a well-shaped reply holding an unreadable record is [`Unreadable`], which the
 //! store reports and treats as absent.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use redis::Value;
 use sessio::{CasOutcome, UserSession, WriteOutcome};
-use sessio_core::record::{RecordError, SessionMeta, SessionRecord, StoredValue};
+use sessio_core::record::{RecordError, SessionMeta, SessionRecord, StoredValue, StoredValues};
 use sessio_core::Timestamp;
 
 use crate::keys::parse_member;
@@ -177,7 +176,7 @@ pub(crate) fn record(
 ) -> Result<SessionRecord, Unreadable> {
     let mut meta = None;
     let mut last_seen = None;
-    let mut values: BTreeMap<String, StoredValue> = BTreeMap::new();
+    let mut values = StoredValues::new();
     // Versions pair with values by name, in whatever order Redis lists the fields.
     let mut versions: Vec<(&[u8], u64)> = Vec::new();
     for (name, value) in fields.pairs() {

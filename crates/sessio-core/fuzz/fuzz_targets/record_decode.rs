@@ -5,13 +5,12 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use sessio_core::expiry::Lifetime;
-use sessio_core::record::{SessionMeta, SessionRecord, StoredValue};
+use sessio_core::record::{SessionMeta, SessionRecord, StoredValue, StoredValues};
 use sessio_core::Timestamp;
 
 /// A record the library itself could write.
@@ -67,7 +66,7 @@ fn check_built(built: BuiltRecord) {
         lifetime: lifetime.persistent_cookie(built.persistent),
         user: built.user,
     };
-    let mut values = BTreeMap::new();
+    let mut values = StoredValues::new();
     for (name, version, bytes) in built.values {
         values.insert(name, StoredValue { version, bytes });
     }

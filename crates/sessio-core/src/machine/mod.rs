@@ -29,7 +29,7 @@ use rand_core::CryptoRng;
 
 use crate::cookie::CookieUpdate;
 use crate::expiry::{ExpiryPolicy, Lifetime};
-use crate::record::{SessionMeta, SessionRecord, StoredValue};
+use crate::record::{SessionMeta, SessionRecord, StoredValue, StoredValues};
 use crate::{KeyedSessionId, SessionId, ShardTag, StoreKey, Timestamp};
 
 /// What the request's cookie led to.
@@ -61,7 +61,7 @@ pub struct SessionState {
     status: LoadStatus,
     origin: Origin,
     meta: SessionMeta,
-    values: BTreeMap<String, StoredValue>,
+    values: StoredValues,
     pending: BTreeMap<String, Option<Vec<u8>>>,
     cleared: bool,
     meta_changed: bool,
@@ -87,7 +87,7 @@ impl SessionState {
             status,
             origin: Origin::New,
             meta: SessionMeta::new(now, *policy.default_lifetime()),
-            values: BTreeMap::new(),
+            values: StoredValues::new(),
             pending: BTreeMap::new(),
             cleared: false,
             meta_changed: false,
@@ -322,7 +322,7 @@ impl SessionState {
                 let mut record = SessionRecord {
                     meta: self.meta.clone(),
                     values: if self.cleared {
-                        BTreeMap::new()
+                        StoredValues::new()
                     } else {
                         core::mem::take(&mut self.values)
                     },

@@ -131,7 +131,7 @@ fn binding_another_user_renews_the_id_into_the_users_shard() {
     // The same user again changes nothing; unbinding keeps the id.
     let bound = SessionRecord {
         meta,
-        values: BTreeMap::new(),
+        values: StoredValues::new(),
     };
     let mut again = SessionState::resume(new.clone(), Some(bound.clone()), false, t(110), &p);
     again.set_user(Some("ada"));

@@ -4,7 +4,6 @@
 
 pub mod cluster;
 
-use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,7 +12,7 @@ use redis::aio::MultiplexedConnection;
 use sessio::{CasOutcome, SessionStore, StoreError, TouchRule, WriteOutcome};
 use sessio_core::expiry::Lifetime;
 use sessio_core::machine::Changes;
-use sessio_core::record::{SessionMeta, SessionRecord, StoredValue};
+use sessio_core::record::{SessionMeta, SessionRecord, StoredValue, StoredValues};
 use sessio_core::{SessionId, StoreKey, StoreWrite, Timestamp};
 use sessio_redis::{RedisConfig, RedisStore};
 
@@ -157,7 +156,7 @@ pub fn record(now: Timestamp, lifetime: Lifetime, values: &[(&str, &[u8])]) -> S
                 },
             )
         })
-        .collect::<BTreeMap<_, _>>();
+        .collect::<StoredValues>();
     SessionRecord {
         meta: SessionMeta::new(now, lifetime),
         values,
