@@ -16,7 +16,7 @@ use crate::Timestamp;
 
 mod values;
 
-pub use values::{Iter as StoredValuesIter, StoredValues};
+pub use values::{StoredValues, StoredValuesIter};
 
 /// First byte of every encoded record and meta block; bumped when the layout changes, so
 /// an old or foreign record is recognised as unreadable instead of misread.
@@ -223,12 +223,11 @@ impl SessionRecord {
             let name = r.string()?;
             let version = r.varint()?;
             let bytes = r.bytes()?.to_vec();
-            // `encode` writes names in order, so each one goes at the end; a record from
-            // elsewhere may not, and is sorted into place.
-            if let Err((name, value)) = values.push_in_order(name, StoredValue { version, bytes }) {
-                if values.insert(name, value).is_some() {
-                    return Err(RecordError::Invalid("duplicate value name"));
-                }
+            if values
+                .insert(name, StoredValue { version, bytes })
+                .is_some()
+            {
+                return Err(RecordError::Invalid("duplicate value name"));
             }
         }
         r.finish()?;

@@ -100,8 +100,8 @@ impl StoredValues {
     }
 
     /// Names and values, ordered by name.
-    pub fn iter(&self) -> Iter<'_> {
-        Iter(self.0.iter())
+    pub fn iter(&self) -> StoredValuesIter<'_> {
+        StoredValuesIter(self.0.iter())
     }
 
     /// The names, in order.
@@ -113,29 +113,13 @@ impl StoredValues {
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &StoredValue> + ExactSizeIterator + '_ {
         self.0.iter().map(|(_, value)| value)
     }
-
-    /// Appends a value whose name sorts after every name held, as a decoder reading names
-    /// in order does; `Err` gives the value back when the name is out of order or taken.
-    pub(crate) fn push_in_order(
-        &mut self,
-        name: String,
-        value: StoredValue,
-    ) -> Result<(), (String, StoredValue)> {
-        match self.0.last() {
-            Some((last, _)) if last.as_str() >= name.as_str() => Err((name, value)),
-            _ => {
-                self.0.push((name, value));
-                Ok(())
-            }
-        }
-    }
 }
 
 /// The iterator of [`StoredValues::iter`]: `(name, value)` ordered by name.
 #[derive(Clone, Debug)]
-pub struct Iter<'a>(core::slice::Iter<'a, (String, StoredValue)>);
+pub struct StoredValuesIter<'a>(core::slice::Iter<'a, (String, StoredValue)>);
 
-impl<'a> Iterator for Iter<'a> {
+impl<'a> Iterator for StoredValuesIter<'a> {
     type Item = (&'a String, &'a StoredValue);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -147,19 +131,19 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
-impl DoubleEndedIterator for Iter<'_> {
+impl DoubleEndedIterator for StoredValuesIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.0.next_back().map(|(name, value)| (name, value))
     }
 }
 
-impl ExactSizeIterator for Iter<'_> {}
+impl ExactSizeIterator for StoredValuesIter<'_> {}
 
 impl<'a> IntoIterator for &'a StoredValues {
     type Item = (&'a String, &'a StoredValue);
-    type IntoIter = Iter<'a>;
+    type IntoIter = StoredValuesIter<'a>;
 
-    fn into_iter(self) -> Iter<'a> {
+    fn into_iter(self) -> StoredValuesIter<'a> {
         self.iter()
     }
 }
@@ -225,16 +209,6 @@ mod tests {
             version,
             bytes: vec![version as u8],
         }
-    }
-
-    #[test]
-    fn push_in_order_refuses_names_out_of_order_or_taken() {
-        let mut values = StoredValues::new();
-        assert!(values.push_in_order("b".into(), value(1)).is_ok());
-        assert!(values.push_in_order("a".into(), value(2)).is_err());
-        assert!(values.push_in_order("b".into(), value(3)).is_err());
-        assert!(values.push_in_order("c".into(), value(4)).is_ok());
-        assert_eq!(values.keys().collect::<Vec<_>>(), ["b", "c"]);
     }
 
     #[derive(Clone, Debug)]
