@@ -12,7 +12,9 @@ use rand_chacha::ChaCha20Rng;
 use sessio_core::cookie::{CookieLookup, CookieUpdate};
 use sessio_core::expiry::ExpiryPolicy;
 use sessio_core::record::SessionRecord;
-use sessio_core::{LoadStatus, SessionId, SessionState, ShardTag, StoreWrite, Timestamp};
+use sessio_core::{
+    KeyedSessionId, LoadStatus, SessionId, SessionState, ShardTag, StoreWrite, Timestamp,
+};
 
 const IDLE: u64 = 600;
 const ABSOLUTE: u64 = 3000;
@@ -178,7 +180,8 @@ impl World {
         };
         let mut state = match lookup {
             CookieLookup::Found(id) => {
-                let record = self.store.get(id.store_key().as_bytes()).cloned();
+                let id = KeyedSessionId::from(id);
+                let record = self.store.get(id.key().as_bytes()).cloned();
                 SessionState::resume(id, record, false, now, &self.policy)
             }
             _ => SessionState::fresh(now, &self.policy),
@@ -295,7 +298,8 @@ impl World {
         for old in &self.old_cookies {
             if Some(old) != self.cookie.as_ref() {
                 let record = self.store.get(old.store_key().as_bytes()).cloned();
-                let replay = SessionState::resume(old.clone(), record, false, now, &self.policy);
+                let replay =
+                    SessionState::resume(old.clone().into(), record, false, now, &self.policy);
                 assert_ne!(
                     replay.load_status(),
                     LoadStatus::Live,
@@ -325,12 +329,12 @@ proptest! {
                 }
                 Step::ReplayOld => {
                     if let Some(old) = world.old_cookies.first().cloned() {
-                        world.cookie = Some(old);
+                        world.cookie = Some(old.clone());
                         world.model = None;
                         // A replayed old id must be dead: the request must see no session.
                         let now = Timestamp::from_unix_secs(world.now);
-                        let id = world.cookie.clone().unwrap();
-                        let record = world.store.get(id.store_key().as_bytes()).cloned();
+                        let id = KeyedSessionId::from(old);
+                        let record = world.store.get(id.key().as_bytes()).cloned();
                         let state = SessionState::resume(id, record, false, now, &world.policy);
                         prop_assert_ne!(state.load_status(), LoadStatus::Live);
                     }

@@ -343,7 +343,7 @@ async fn no_id_in_logs_or_debug_output() {
     show(&loaded);
     show(&loaded.record.meta);
     let mut state = SessionState::resume(
-        id.clone(),
+        id.clone().into(),
         Some(loaded.record),
         loaded.touched,
         manager.now(),

@@ -25,7 +25,7 @@ use sessio_core::cookie::{CookieConfig, CookieLookup, CookieSettings};
 use sessio_core::expiry::ExpiryPolicy;
 use sessio_core::record::SessionRecord;
 use sessio_core::table::Table;
-use sessio_core::{Decision, SessionState, StoreWrite, Timestamp};
+use sessio_core::{Decision, KeyedSessionId, SessionState, StoreWrite, Timestamp};
 
 /// Requests larger than this are refused: a custom server owns its limits.
 const MAX_HEAD: usize = 16 * 1024;
@@ -55,7 +55,8 @@ impl Server {
         // 1 + 2: cookie → load → resume (the store is consulted only for a well-formed id).
         let mut session = match self.cookie.find_session_id(cookie_headers.iter().copied()) {
             CookieLookup::Found(id) => {
-                let record = self.store.get(&id.store_key(), now).cloned();
+                let id = KeyedSessionId::from(id);
+                let record = self.store.get(id.key(), now).cloned();
                 SessionState::resume(id, record, false, now, &self.policy)
             }
             CookieLookup::Absent | CookieLookup::Malformed => {

@@ -101,10 +101,13 @@ impl SessionState {
     }
 
     /// A request whose cookie held `id`; `record` is what the store returned for
-    /// `id.store_key()`. `touched_by_store` says the store already slid the idle deadline
+    /// `id.key()`. `touched_by_store` says the store already slid the idle deadline
     /// while loading (then no separate touch is needed).
+    ///
+    /// Takes the id with its key, not a bare [`SessionId`]: the caller
+    /// needed the key for the lookup already, and the digest is then computed once.
     pub fn resume(
-        id: impl Into<KeyedSessionId>,
+        id: KeyedSessionId,
         record: Option<SessionRecord>,
         touched_by_store: bool,
         now: Timestamp,
@@ -116,7 +119,6 @@ impl SessionState {
                 Self::empty(now, policy, LoadStatus::Expired)
             }
             Some(record) => {
-                let id = id.into();
                 let key = *id.key();
                 let id = id.id().clone();
                 let mut state = Self::empty(now, policy, LoadStatus::Live);

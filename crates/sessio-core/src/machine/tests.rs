@@ -39,11 +39,11 @@ fn reads_write_nothing_until_a_touch_is_due() {
     let p = policy(None);
     let (id, record) = stored(&p);
     let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let early =
-        SessionState::resume(id.clone(), Some(record.clone()), false, t(59), &p).finish(&mut rng);
+    let early = SessionState::resume(id.clone().into(), Some(record.clone()), false, t(59), &p)
+        .finish(&mut rng);
     assert!(early.is_noop(), "{early:?}");
-    let due =
-        SessionState::resume(id.clone(), Some(record.clone()), false, t(60), &p).finish(&mut rng);
+    let due = SessionState::resume(id.clone().into(), Some(record.clone()), false, t(60), &p)
+        .finish(&mut rng);
     assert!(
         matches!(due.write, Some(StoreWrite::Touch { last_seen, expires_at, .. }) if last_seen == t(60) && expires_at == t(660)),
         "{due:?}"
@@ -52,7 +52,8 @@ fn reads_write_nothing_until_a_touch_is_due() {
         due.cookie, None,
         "a browser-session cookie needs no refresh"
     );
-    let slid_by_store = SessionState::resume(id, Some(record), true, t(60), &p).finish(&mut rng);
+    let slid_by_store =
+        SessionState::resume(id.into(), Some(record), true, t(60), &p).finish(&mut rng);
     assert!(
         slid_by_store.is_noop(),
         "the store already touched it: {slid_by_store:?}"
@@ -64,10 +65,10 @@ fn automatic_renewal_rotates_the_id_but_keeps_the_absolute_deadline() {
     let p = policy(Some(300));
     let (id, record) = stored(&p);
     let mut rng = ChaCha20Rng::seed_from_u64(2);
-    let before =
-        SessionState::resume(id.clone(), Some(record.clone()), false, t(299), &p).finish(&mut rng);
+    let before = SessionState::resume(id.clone().into(), Some(record.clone()), false, t(299), &p)
+        .finish(&mut rng);
     assert!(!matches!(before.write, Some(StoreWrite::Rotate { .. })));
-    let state = SessionState::resume(id.clone(), Some(record), false, t(300), &p);
+    let state = SessionState::resume(id.clone().into(), Some(record), false, t(300), &p);
     let decision = state.finish(&mut rng);
     let Some(StoreWrite::Rotate { from, to, changes }) = decision.write else {
         panic!("rotation after the renewal interval: {decision:?}");
@@ -90,7 +91,7 @@ fn automatic_renewal_rotates_the_id_but_keeps_the_absolute_deadline() {
 fn explicit_renewal_restarts_the_absolute_lifetime() {
     let p = policy(None);
     let (id, record) = stored(&p);
-    let mut state = SessionState::resume(id, Some(record), false, t(100), &p);
+    let mut state = SessionState::resume(id.into(), Some(record), false, t(100), &p);
     state.renew();
     state.set_user(Some("ada"));
     let decision = state.finish(&mut ChaCha20Rng::seed_from_u64(3));
@@ -109,7 +110,7 @@ fn binding_another_user_renews_the_id_into_the_users_shard() {
     let p = policy(None);
     let (id, record) = stored(&p);
     let mut rng = ChaCha20Rng::seed_from_u64(5);
-    let mut login = SessionState::resume(id.clone(), Some(record), false, t(100), &p);
+    let mut login = SessionState::resume(id.clone().into(), Some(record), false, t(100), &p);
     login.set_user(Some("ada"));
     let decision = login.finish(&mut rng);
     let (Some(StoreWrite::Rotate { from, to, changes }), Some(CookieUpdate::Set { id: new, .. })) =
@@ -133,16 +134,18 @@ fn binding_another_user_renews_the_id_into_the_users_shard() {
         meta,
         values: StoredValues::new(),
     };
-    let mut again = SessionState::resume(new.clone(), Some(bound.clone()), false, t(110), &p);
+    let mut again =
+        SessionState::resume(new.clone().into(), Some(bound.clone()), false, t(110), &p);
     again.set_user(Some("ada"));
     assert!(again.finish(&mut rng).is_noop());
-    let mut unbind = SessionState::resume(new.clone(), Some(bound.clone()), false, t(110), &p);
+    let mut unbind =
+        SessionState::resume(new.clone().into(), Some(bound.clone()), false, t(110), &p);
     unbind.set_user(None);
     assert!(
         matches!(unbind.finish(&mut rng).write, Some(StoreWrite::Update { key, .. }) if key == new.store_key())
     );
     // Another user: a new id again, in that user's shard.
-    let mut switch = SessionState::resume(new, Some(bound), false, t(120), &p);
+    let mut switch = SessionState::resume(new.into(), Some(bound), false, t(120), &p);
     switch.set_user(Some("bob"));
     let decision = switch.finish(&mut rng);
     assert!(
@@ -177,7 +180,7 @@ fn persistent_lifetime_sends_and_refreshes_a_max_age_cookie() {
     )
     .expect("valid")
     .persistent_cookie(true);
-    let mut state = SessionState::resume(id.clone(), Some(record.clone()), false, t(10), &p);
+    let mut state = SessionState::resume(id.clone().into(), Some(record.clone()), false, t(10), &p);
     state.set_lifetime(remember);
     let decision = state.finish(&mut ChaCha20Rng::seed_from_u64(4));
     assert_eq!(
@@ -193,10 +196,10 @@ fn persistent_lifetime_sends_and_refreshes_a_max_age_cookie() {
     let mut record = record;
     changes.apply_to(&mut record);
     // A later touch refreshes the persistent cookie; a read before the interval does not.
-    let quiet = SessionState::resume(id.clone(), Some(record.clone()), false, t(30), &p)
+    let quiet = SessionState::resume(id.clone().into(), Some(record.clone()), false, t(30), &p)
         .finish(&mut ChaCha20Rng::seed_from_u64(5));
     assert!(quiet.is_noop());
-    let touch = SessionState::resume(id.clone(), Some(record), false, t(100), &p)
+    let touch = SessionState::resume(id.clone().into(), Some(record), false, t(100), &p)
         .finish(&mut ChaCha20Rng::seed_from_u64(6));
     assert_eq!(
         touch.cookie,
@@ -211,7 +214,7 @@ fn persistent_lifetime_sends_and_refreshes_a_max_age_cookie() {
 fn destroy_then_write_deletes_the_old_and_creates_a_new_session() {
     let p = policy(None);
     let (id, record) = stored(&p);
-    let mut state = SessionState::resume(id.clone(), Some(record), false, t(5), &p);
+    let mut state = SessionState::resume(id.clone().into(), Some(record), false, t(5), &p);
     state.destroy();
     assert_eq!(state.get("cart"), None, "destroy drops the data");
     assert_eq!(state.store_key(), None);
@@ -239,7 +242,7 @@ fn destroy_without_a_session_still_clears_the_cookie() {
 fn compare_and_set_base_only_for_stored_untouched_values() {
     let p = policy(None);
     let (id, record) = stored(&p);
-    let mut state = SessionState::resume(id, Some(record), false, t(1), &p);
+    let mut state = SessionState::resume(id.into(), Some(record), false, t(1), &p);
     assert_eq!(state.compare_and_set_base("cart"), Some(Some(1)));
     assert_eq!(state.compare_and_set_base("other"), Some(None));
     state.insert("cart", vec![3]);
