@@ -10,7 +10,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse};
-use sessio::{HeaderAccess, SessionError, SessionManager};
+use sessio::{is_plain_header_value, HeaderAccess, SessionError, SessionHeader, SessionManager};
 
 use crate::error::default_error_response;
 
@@ -164,22 +164,41 @@ where
 struct ResponseHeaders<'a>(&'a mut HeaderMap);
 
 impl HeaderAccess for ResponseHeaders<'_> {
-    fn any_value(&self, name: &'static str, matches: &mut dyn FnMut(&str) -> bool) -> bool {
+    fn any_value(&self, name: SessionHeader, matches: &mut dyn FnMut(&str) -> bool) -> bool {
         self.0
-            .get_all(name)
+            .get_all(actix_name(name))
             .filter_map(|v| v.to_str().ok())
             .any(matches)
     }
 
-    fn append(&mut self, name: &'static str, value: String) {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            self.0.append(name, value);
+    fn append(&mut self, name: SessionHeader, value: String) {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.0.append(actix_name(name), value);
         }
     }
 
-    fn replace(&mut self, name: &'static str, value: String) {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            self.0.insert(name, value);
+    fn append_static(&mut self, name: SessionHeader, value: &'static str) {
+        // `from_static` keeps the value without copying it, but panics on a byte a
+        // header value cannot hold: such a value is dropped, as `append` drops one.
+        if is_plain_header_value(value) {
+            self.0
+                .append(actix_name(name), HeaderValue::from_static(value));
         }
+    }
+
+    fn replace(&mut self, name: SessionHeader, value: String) {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.0.insert(actix_name(name), value);
+        }
+    }
+}
+
+/// actix's predefined name for `name`: no parsing on every response.
+fn actix_name(name: SessionHeader) -> HeaderName {
+    match name {
+        SessionHeader::SetCookie => header::SET_COOKIE,
+        SessionHeader::CacheControl => header::CACHE_CONTROL,
+        SessionHeader::Vary => header::VARY,
+        _ => HeaderName::from_static(name.as_str()),
     }
 }

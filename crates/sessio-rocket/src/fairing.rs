@@ -4,7 +4,7 @@ use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::serde::json::Value;
 use rocket::{Build, Request, Response, Rocket};
-use sessio::{HeaderAccess, SessionError, SessionManager};
+use sessio::{HeaderAccess, SessionError, SessionHeader, SessionManager};
 
 use crate::error::{default_error_response, error_response};
 use crate::guard::StartedSession;
@@ -107,15 +107,19 @@ impl Fairing for SessionFairing {
 struct ResponseHeaders<'a, 'r>(&'a mut Response<'r>);
 
 impl HeaderAccess for ResponseHeaders<'_, '_> {
-    fn any_value(&self, name: &'static str, matches: &mut dyn FnMut(&str) -> bool) -> bool {
-        self.0.headers().get(name).any(matches)
+    fn any_value(&self, name: SessionHeader, matches: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.0.headers().get(name.as_str()).any(matches)
     }
 
-    fn append(&mut self, name: &'static str, value: String) {
-        self.0.adjoin_raw_header(name, value);
+    fn append(&mut self, name: SessionHeader, value: String) {
+        self.0.adjoin_raw_header(name.as_str(), value);
     }
 
-    fn replace(&mut self, name: &'static str, value: String) {
-        self.0.set_raw_header(name, value);
+    fn append_static(&mut self, name: SessionHeader, value: &'static str) {
+        self.0.adjoin_raw_header(name.as_str(), value);
+    }
+
+    fn replace(&mut self, name: SessionHeader, value: String) {
+        self.0.set_raw_header(name.as_str(), value);
     }
 }

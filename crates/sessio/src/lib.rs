@@ -29,7 +29,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::SessionError;
 pub use manager::{ConfigError, FailurePolicy, SessionManager, SessionManagerBuilder};
 pub use memory::MemoryStore;
-pub use response::{HeaderAccess, SessionResponse};
+pub use response::{is_plain_header_value, HeaderAccess, SessionHeader, SessionResponse};
 pub use sessio_core;
 pub use sessio_core::cookie::{CookieConfig, SameSite};
 pub use sessio_core::expiry::{ExpiryPolicy, Lifetime};

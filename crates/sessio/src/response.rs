@@ -57,27 +57,27 @@ impl SessionResponse {
     /// `s-maxage` are dropped because they contradict it).
     pub fn apply_to<H: HeaderAccess + ?Sized>(&self, headers: &mut H) {
         if let Some(cookie) = &self.set_cookie {
-            headers.append("set-cookie", cookie.clone());
+            headers.append(SessionHeader::SetCookie, cookie.clone());
             let mut existing = Vec::new();
-            headers.any_value("cache-control", &mut |value| {
+            headers.any_value(SessionHeader::CacheControl, &mut |value| {
                 existing.push(value.to_owned());
                 false
             });
             if let Some(value) = private_cache_control(&existing) {
-                headers.replace("cache-control", value);
+                headers.replace(SessionHeader::CacheControl, value);
             }
         }
         if self.used {
             // Every response that read the session answers this: checked without copying
             // a header, and `Vary: Cookie` added from a static string.
-            let covered = headers.any_value("vary", &mut |value| {
+            let covered = headers.any_value(SessionHeader::Vary, &mut |value| {
                 value
                     .split(',')
                     .map(str::trim)
                     .any(|t| t == "*" || t.eq_ignore_ascii_case("cookie"))
             });
             if !covered {
-                headers.append_static("vary", "Cookie");
+                headers.append_static(SessionHeader::Vary, "Cookie");
             }
         }
     }
@@ -115,53 +115,99 @@ fn private_cache_control(existing: &[String]) -> Option<String> {
     Some(out)
 }
 
+/// The response headers [`SessionResponse::apply_to`] reads or writes. A closed set, so
+/// that a header map with predefined names (`http`'s, actix's) uses them instead of
+/// parsing a name on every response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionHeader {
+    /// `set-cookie`: the session cookie, or its removal.
+    SetCookie,
+    /// `cache-control`: made `private` whenever a cookie is set.
+    CacheControl,
+    /// `vary`: `Cookie`, on every response that read the session.
+    Vary,
+}
+
+impl SessionHeader {
+    /// The header's name, lowercase.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SessionHeader::SetCookie => "set-cookie",
+            SessionHeader::CacheControl => "cache-control",
+            SessionHeader::Vary => "vary",
+        }
+    }
+}
+
+impl std::fmt::Display for SessionHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The little a response's header map must offer for [`SessionResponse::apply_to`].
 /// Implemented here for `http::HeaderMap`; adapters for frameworks with their own header
 /// types implement it in a few lines.
 pub trait HeaderAccess {
-    /// Calls `matches` with each value of header `name` (lowercase) that is valid text,
-    /// until it returns `true`; returns whether one did. A callback rather than a list,
-    /// so that the common check (is `Vary: Cookie` already there?) copies nothing.
-    fn any_value(&self, name: &'static str, matches: &mut dyn FnMut(&str) -> bool) -> bool;
+    /// Calls `matches` with each value of header `name` that is valid text, until it
+    /// returns `true`; returns whether one did. A callback rather than a list, so that the
+    /// common check (is `Vary: Cookie` already there?) copies nothing.
+    fn any_value(&self, name: SessionHeader, matches: &mut dyn FnMut(&str) -> bool) -> bool;
     /// Appends a value, keeping existing ones.
-    fn append(&mut self, name: &'static str, value: String);
+    fn append(&mut self, name: SessionHeader, value: String);
     /// Appends a value known when compiling; maps that can hold a static value without
     /// copying it override this.
-    fn append_static(&mut self, name: &'static str, value: &'static str) {
+    fn append_static(&mut self, name: SessionHeader, value: &'static str) {
         self.append(name, value.to_owned());
     }
     /// Replaces all values with one.
-    fn replace(&mut self, name: &'static str, value: String);
+    fn replace(&mut self, name: SessionHeader, value: String);
+}
+
+/// Whether `value` is a header value as it stands: visible ASCII, spaces and tabs. Header
+/// maps that take a `&'static str` without copying it (and panic on anything else) check
+/// this first, in [`HeaderAccess::append_static`].
+pub fn is_plain_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+/// `http`'s predefined name for `name`: no parsing, and a precomputed hash.
+fn http_name(name: SessionHeader) -> http::HeaderName {
+    match name {
+        SessionHeader::SetCookie => http::header::SET_COOKIE,
+        SessionHeader::CacheControl => http::header::CACHE_CONTROL,
+        SessionHeader::Vary => http::header::VARY,
+    }
 }
 
 impl HeaderAccess for http::HeaderMap {
-    fn any_value(&self, name: &'static str, matches: &mut dyn FnMut(&str) -> bool) -> bool {
-        http::HeaderMap::get_all(self, name)
+    fn any_value(&self, name: SessionHeader, matches: &mut dyn FnMut(&str) -> bool) -> bool {
+        http::HeaderMap::get_all(self, http_name(name))
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(matches)
     }
 
-    fn append(&mut self, name: &'static str, value: String) {
+    fn append(&mut self, name: SessionHeader, value: String) {
         if let Ok(value) = http::HeaderValue::try_from(value) {
-            http::HeaderMap::append(self, name, value);
+            http::HeaderMap::append(self, http_name(name), value);
         }
     }
 
-    fn append_static(&mut self, name: &'static str, value: &'static str) {
+    fn append_static(&mut self, name: SessionHeader, value: &'static str) {
         // `from_static` would panic on a byte a header value cannot hold; such a value is
         // dropped, as `append` drops one.
-        if value
-            .bytes()
-            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
-        {
-            http::HeaderMap::append(self, name, http::HeaderValue::from_static(value));
+        if is_plain_header_value(value) {
+            http::HeaderMap::append(self, http_name(name), http::HeaderValue::from_static(value));
         }
     }
 
-    fn replace(&mut self, name: &'static str, value: String) {
+    fn replace(&mut self, name: SessionHeader, value: String) {
         if let Ok(value) = http::HeaderValue::try_from(value) {
-            self.insert(name, value);
+            self.insert(http_name(name), value);
         }
     }
 }
@@ -182,6 +228,17 @@ mod tests {
     }
 
     #[test]
+    fn http_names_are_the_header_names() {
+        for name in [
+            SessionHeader::SetCookie,
+            SessionHeader::CacheControl,
+            SessionHeader::Vary,
+        ] {
+            assert_eq!(http_name(name).as_str(), name.as_str());
+        }
+    }
+
+    #[test]
     fn applies_headers_without_replacing_cookies() {
         let mut headers = http::HeaderMap::new();
         headers.append("set-cookie", http::HeaderValue::from_static("theme=dark"));
@@ -199,7 +256,7 @@ mod tests {
         assert!(again.get("cache-control").is_none());
 
         let mut headers = http::HeaderMap::new();
-        headers.append_static("vary", "Cookie\n");
+        headers.append_static(SessionHeader::Vary, "Cookie\n");
         assert!(
             headers.is_empty(),
             "an invalid value is dropped, not a panic"
