@@ -375,6 +375,33 @@ impl SessionStore for MemoryStore {
         )))
     }
 
+    fn load_at_once(
+        &self,
+        key: &StoreKey,
+        touch: TouchRule,
+    ) -> Option<Result<Option<Loaded>, StoreError>> {
+        Some(Ok(self.load_now(key, touch)))
+    }
+
+    fn write_at_once(
+        &self,
+        delete: Option<&StoreKey>,
+        write: Option<&StoreWrite>,
+        now: Timestamp,
+    ) -> Option<Result<WriteOutcome, StoreError>> {
+        Some(Ok(self.write_now(delete, write, now)))
+    }
+
+    fn load_and_push_at_once(
+        &self,
+        key: &StoreKey,
+        touch: TouchRule,
+        name: &str,
+        element: &[u8],
+    ) -> Option<Result<PushOutcome, StoreError>> {
+        Some(Ok(self.load_and_push_now(key, touch, name, element)))
+    }
+
     fn user_sessions<'a>(
         &'a self,
         user: &'a str,
@@ -470,5 +497,51 @@ mod tests {
             create(&store, &from);
             assert_eq!(rotate(&store, &from, &to), WriteOutcome::KeyTaken);
         }
+    }
+
+    /// The request path takes the at-once answers when a store gives them: they must be
+    /// what the futures answer. Two stores get the same calls, one each way.
+    #[tokio::test]
+    async fn at_once_answers_are_the_futures_answers() {
+        let (a, b) = (MemoryStore::default(), MemoryStore::default());
+        let (k, gone) = (key(1, 0), key(2, 0));
+        create(&a, &k);
+        create(&b, &k);
+        for now in [
+            NOW,
+            Timestamp::from_unix_secs(1_100),
+            Timestamp::from_unix_secs(2_000),
+        ] {
+            let touch = TouchRule {
+                now,
+                interval: Duration::from_secs(60),
+            };
+            for key in [&k, &gone] {
+                assert_eq!(
+                    a.load_at_once(key, touch).unwrap().unwrap(),
+                    b.load(key, touch).await.unwrap()
+                );
+                assert_eq!(
+                    a.load_and_push_at_once(key, touch, "cart", b"2")
+                        .unwrap()
+                        .unwrap(),
+                    b.load_and_push(key, touch, "cart", b"2").await.unwrap()
+                );
+            }
+        }
+        assert_eq!(
+            a.write_at_once(Some(&k), None, NOW).unwrap().unwrap(),
+            b.write(Some(&k), None, NOW).await.unwrap()
+        );
+        assert_eq!(
+            a.load_now(
+                &k,
+                TouchRule {
+                    now: NOW,
+                    interval: Duration::ZERO
+                }
+            ),
+            None
+        );
     }
 }

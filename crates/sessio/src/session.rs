@@ -6,7 +6,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sessio_core::expiry::Lifetime;
-use sessio_core::{KeyedSessionId, LoadStatus, SessionId, SessionState, StoreKey, Timestamp};
+use sessio_core::{
+    Decision, KeyedSessionId, LoadStatus, SessionId, SessionState, StoreKey, Timestamp,
+};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::codec;
@@ -27,6 +29,9 @@ enum Stage {
     Ready(SessionState),
     /// The store failed and the manager fails open: anonymous, nothing is written.
     ReadOnly(SessionState),
+    /// Decided by [`Session::finish_at_once`], which left the store write to
+    /// [`Session::finish`].
+    Decided(Decision),
     /// The response headers were produced.
     Finished,
 }
@@ -103,7 +108,7 @@ impl Session {
     fn readable(stage: &Stage) -> Result<&SessionState, SessionError> {
         match stage {
             Stage::Ready(state) | Stage::ReadOnly(state) => Ok(state),
-            Stage::Finished | Stage::Untouched => Err(SessionError::Finished),
+            Stage::Decided(_) | Stage::Finished | Stage::Untouched => Err(SessionError::Finished),
         }
     }
 
@@ -112,7 +117,7 @@ impl Session {
         match stage {
             Stage::Ready(state) => Ok(state),
             Stage::ReadOnly(_) => Err(SessionError::ReadOnly),
-            Stage::Finished | Stage::Untouched => Err(SessionError::Finished),
+            Stage::Decided(_) | Stage::Finished | Stage::Untouched => Err(SessionError::Finished),
         }
     }
 
@@ -123,7 +128,11 @@ impl Session {
             return Ok(Stage::Ready(SessionState::fresh(now, &shared.expiry)));
         };
         let id = KeyedSessionId::from(id.clone());
-        match shared.store.load(id.key(), self.touch_rule()).await {
+        let loaded = match shared.store.load_at_once(id.key(), self.touch_rule()) {
+            Some(loaded) => loaded,
+            None => shared.store.load(id.key(), self.touch_rule()).await,
+        };
+        match loaded {
             Ok(loaded) => {
                 let (record, touched) = match loaded {
                     Some(l) => (Some(l.record), l.touched),
@@ -271,10 +280,20 @@ impl Session {
                 None => Stage::Ready(SessionState::fresh(now, &shared.expiry)),
                 Some(id) => {
                     let id = KeyedSessionId::from(id.clone());
-                    let pushed = shared
-                        .store
-                        .load_and_push(id.key(), self.touch_rule(), name, &element)
-                        .await;
+                    let touch = self.touch_rule();
+                    let pushed =
+                        match shared
+                            .store
+                            .load_and_push_at_once(id.key(), touch, name, &element)
+                        {
+                            Some(pushed) => pushed,
+                            None => {
+                                shared
+                                    .store
+                                    .load_and_push(id.key(), touch, name, &element)
+                                    .await
+                            }
+                        };
                     let appended = matches!(pushed, Ok(PushOutcome::Pushed(_)));
                     match pushed {
                         Ok(PushOutcome::Pushed(loaded) | PushOutcome::NotAList(loaded)) => {
@@ -430,54 +449,100 @@ impl Session {
 
     /// Ends the request's use of the session: carries out the core's decision in the
     /// store (one round trip at most) and returns the headers to add to the response.
-    /// Adapters call this once, after the handler.
+    /// Adapters call this once, after the handler (or [`finish_at_once`](Self::finish_at_once)
+    /// first).
     pub async fn finish(&self) -> Result<SessionResponse, SessionError> {
+        let mut stage = self.inner.stage.lock().await;
+        let decision = match self.decide(std::mem::replace(&mut *stage, Stage::Finished)) {
+            Ok(decision) => decision,
+            Err(done) => return done,
+        };
+        if decision.delete.is_none() && decision.write.is_none() {
+            return Ok(self.response_for(decision));
+        }
+        self.write_decision(decision).await
+    }
+
+    /// [`finish`](Self::finish) without waiting, when that needs no store write (the
+    /// common case: the session was not used, or only read); `None` when it does, or
+    /// when another task holds the session. Then `finish` must still be called, and it
+    /// writes what this decided. Spares the adapters a boxed future per request.
+    pub fn finish_at_once(&self) -> Option<Result<SessionResponse, SessionError>> {
+        let mut stage = self.inner.stage.try_lock().ok()?;
+        if matches!(*stage, Stage::Decided(_)) {
+            return None;
+        }
+        let decision = match self.decide(std::mem::replace(&mut *stage, Stage::Finished)) {
+            Ok(decision) => decision,
+            Err(done) => return Some(done),
+        };
+        if decision.delete.is_none() && decision.write.is_none() {
+            return Some(Ok(self.response_for(decision)));
+        }
+        *stage = Stage::Decided(decision);
+        None
+    }
+
+    /// The core's decision for a stage that is not yet decided; `Err` holds the answer
+    /// for a stage that needs none.
+    fn decide(&self, stage: Stage) -> Result<Decision, Result<SessionResponse, SessionError>> {
+        match stage {
+            Stage::Untouched => Err(Ok(SessionResponse::untouched())),
+            Stage::ReadOnly(_) => Err(Ok(SessionResponse::used(None))),
+            Stage::Finished => Err(Err(SessionError::Finished)),
+            Stage::Decided(decision) => Ok(decision),
+            Stage::Ready(state) => Ok(state.finish(&mut rand::rng())),
+        }
+    }
+
+    /// The headers for a decision that has been carried out.
+    fn response_for(&self, decision: Decision) -> SessionResponse {
+        let shared = &self.inner.manager.shared;
+        let set_cookie = decision
+            .cookie
+            .map(|update| shared.cookie.set_cookie(&update, self.inner.now));
+        SessionResponse::used(set_cookie)
+    }
+
+    /// Carries out a decision's store write, drawing a new id if a fresh one is taken.
+    async fn write_decision(
+        &self,
+        mut decision: Decision,
+    ) -> Result<SessionResponse, SessionError> {
         let shared = &self.inner.manager.shared;
         let now = self.inner.now;
-        let mut stage = self.inner.stage.lock().await;
-        let state = match std::mem::replace(&mut *stage, Stage::Finished) {
-            Stage::Untouched => return Ok(SessionResponse::untouched()),
-            Stage::ReadOnly(_) => return Ok(SessionResponse::used(None)),
-            Stage::Finished => return Err(SessionError::Finished),
-            Stage::Ready(state) => state,
-        };
-        let mut decision = state.finish(&mut rand::rng());
-        if decision.delete.is_some() || decision.write.is_some() {
-            let mut attempts = 0;
-            loop {
-                attempts += 1;
-                let outcome = shared
-                    .store
-                    .write(decision.delete.as_ref(), decision.write.as_ref(), now)
-                    .await?;
-                match outcome {
-                    WriteOutcome::Written => break,
-                    WriteOutcome::KeyTaken if attempts < CREATE_ATTEMPTS => {
-                        tracing::warn!("session id collision in the store; drawing a new id");
-                        decision.delete = None;
-                        decision.reissue_id(&mut rand::rng());
-                    }
-                    WriteOutcome::KeyTaken => {
-                        return Err(crate::StoreError::Protocol(
-                            "the store refused every fresh session id as taken".to_owned(),
-                        )
-                        .into())
-                    }
-                    WriteOutcome::Gone => {
-                        // A concurrent request destroyed or renewed the session: drop this
-                        // request's changes rather than resurrect it, and send no cookie,
-                        // which could overwrite the one the other request sent.
-                        tracing::debug!("session gone before its changes were written; dropped");
-                        decision.cookie = None;
-                        break;
-                    }
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (delete, write) = (decision.delete.as_ref(), decision.write.as_ref());
+            let outcome = match shared.store.write_at_once(delete, write, now) {
+                Some(outcome) => outcome,
+                None => shared.store.write(delete, write, now).await,
+            }?;
+            match outcome {
+                WriteOutcome::Written => break,
+                WriteOutcome::KeyTaken if attempts < CREATE_ATTEMPTS => {
+                    tracing::warn!("session id collision in the store; drawing a new id");
+                    decision.delete = None;
+                    decision.reissue_id(&mut rand::rng());
+                }
+                WriteOutcome::KeyTaken => {
+                    return Err(crate::StoreError::Protocol(
+                        "the store refused every fresh session id as taken".to_owned(),
+                    )
+                    .into())
+                }
+                WriteOutcome::Gone => {
+                    // A concurrent request destroyed or renewed the session: drop this
+                    // request's changes rather than resurrect it, and send no cookie,
+                    // which could overwrite the one the other request sent.
+                    tracing::debug!("session gone before its changes were written; dropped");
+                    decision.cookie = None;
+                    break;
                 }
             }
         }
-        let set_cookie = decision
-            .cookie
-            .map(|update| shared.cookie.set_cookie(&update, now));
-        Ok(SessionResponse::used(set_cookie))
+        Ok(self.response_for(decision))
     }
 }
 

@@ -207,6 +207,43 @@ pub trait SessionStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<CasOutcome, StoreError>>;
 
+    /// [`load`](Self::load), answered at once by a store that never waits (one in this
+    /// process's memory), or `None`, the default: await `load`. The request path asks
+    /// this first, so that a memory store costs no boxed future per request. A store
+    /// that answers `Some` answers exactly what `load` would.
+    fn load_at_once(
+        &self,
+        key: &StoreKey,
+        touch: TouchRule,
+    ) -> Option<Result<Option<Loaded>, StoreError>> {
+        let _ = (key, touch);
+        None
+    }
+
+    /// [`write`](Self::write), at once or `None`; see [`load_at_once`](Self::load_at_once).
+    fn write_at_once(
+        &self,
+        delete: Option<&StoreKey>,
+        write: Option<&StoreWrite>,
+        now: Timestamp,
+    ) -> Option<Result<WriteOutcome, StoreError>> {
+        let _ = (delete, write, now);
+        None
+    }
+
+    /// [`load_and_push`](Self::load_and_push), at once or `None`; see
+    /// [`load_at_once`](Self::load_at_once).
+    fn load_and_push_at_once(
+        &self,
+        key: &StoreKey,
+        touch: TouchRule,
+        name: &str,
+        element: &[u8],
+    ) -> Option<Result<PushOutcome, StoreError>> {
+        let _ = (key, touch, name, element);
+        None
+    }
+
     /// The live sessions bound to `user`.
     fn user_sessions<'a>(
         &'a self,

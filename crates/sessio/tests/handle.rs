@@ -323,6 +323,61 @@ async fn destroyed_session_is_not_resurrected_by_a_concurrent_save() {
     );
 }
 
+/// `finish_at_once` answers what needs no store write, and leaves a write to `finish`,
+/// which then carries out exactly what was decided.
+#[tokio::test]
+async fn finish_at_once_answers_reads_and_leaves_writes_to_finish() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+
+    let untouched = w.manager.start([cookie.as_bytes()]);
+    let response = untouched.finish_at_once().unwrap().unwrap();
+    assert!(!response.used_session());
+
+    let (l0, w0, _) = w.calls();
+    let read = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(read.user().await.unwrap(), None);
+    assert_eq!(
+        read.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+    let response = read.finish_at_once().unwrap().unwrap();
+    assert!(response.used_session() && response.set_cookie().is_none());
+    assert_eq!(w.calls(), (l0 + 1, w0, 0), "one load, no write");
+    assert!(matches!(read.finish().await, Err(SessionError::Finished)));
+    assert!(matches!(
+        read.finish_at_once(),
+        Some(Err(SessionError::Finished))
+    ));
+
+    let write = w.manager.start([cookie.as_bytes()]);
+    write.insert("cart", &["fig"]).await.unwrap();
+    assert!(
+        write.finish_at_once().is_none(),
+        "a write is left to finish"
+    );
+    assert!(write.finish_at_once().is_none(), "and stays left to it");
+    assert!(matches!(
+        write.get::<Vec<String>>("cart").await,
+        Err(SessionError::Finished)
+    ));
+    assert_eq!(w.calls().1, w0, "nothing written before finish");
+    let response = write.finish().await.unwrap();
+    assert!(response.used_session());
+    assert_eq!(w.calls().1, w0 + 1, "finish wrote once");
+    let again = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(
+        again.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["fig".to_owned()])
+    );
+
+    // A new session: finish_at_once leaves the create to finish, which sets the cookie.
+    let new = w.manager.start(std::iter::empty());
+    new.insert("cart", &["pear"]).await.unwrap();
+    assert!(new.finish_at_once().is_none());
+    assert!(new.finish().await.unwrap().set_cookie().is_some());
+}
+
 #[tokio::test]
 async fn wrong_type_is_a_clear_error_and_finishing_twice_is_refused() {
     let w = world(FailurePolicy::FailClosed);
