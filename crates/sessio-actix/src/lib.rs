@@ -86,4 +86,4 @@ mod middleware;
 
 pub use error::Error;
 pub use extract::Session;
-pub use middleware::{SessionMiddleware, SessionService};
+pub use middleware::{SessionFuture, SessionMiddleware, SessionService};

@@ -5,12 +5,17 @@ use std::fmt;
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse};
-use sessio::{is_plain_header_value, HeaderAccess, SessionError, SessionHeader, SessionManager};
+use pin_project_lite::pin_project;
+use sessio::{
+    is_plain_header_value, HeaderAccess, SessionError, SessionHeader, SessionManager,
+    SessionResponse,
+};
 
 use crate::error::default_error_response;
 
@@ -132,7 +137,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+    type Future = SessionFuture<S::Future, B>;
 
     forward_ready!(service);
 
@@ -143,20 +148,137 @@ where
             .map(HeaderValue::as_bytes);
         let session = self.manager.start(cookies);
         request.extensions_mut().insert(session.clone());
-        let response = self.service.call(request);
-        let error_response = self.error_response.clone();
-        Box::pin(async move {
-            let mut response = response.await?;
-            match session.finish().await {
-                Ok(finished) => {
-                    finished.apply_to(&mut ResponseHeaders(response.headers_mut()));
-                    Ok(response.map_into_left_body())
+        SessionFuture {
+            state: FutureState::Inner {
+                inner: self.service.call(request),
+                session,
+                error_response: self.error_response.clone(),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`SessionService`]: the app's response with the session's headers
+    /// applied.
+    ///
+    /// Not boxed: a request whose session needs no store write at the end (it was not
+    /// used, or only read) is finished in place by [`sessio::Session::finish_at_once`];
+    /// only a write waits on a boxed [`sessio::Session::finish`].
+    pub struct SessionFuture<F, B> {
+        #[pin]
+        state: FutureState<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = FutureStateProj]
+    enum FutureState<F, B> {
+        /// The app is answering.
+        Inner {
+            #[pin]
+            inner: F,
+            session: sessio::Session,
+            error_response: ErrorResponder,
+        },
+        /// The session's store write is under way.
+        Finishing {
+            finish: FinishFuture,
+            response: Option<ServiceResponse<B>>,
+            error_response: ErrorResponder,
+        },
+        /// The response was handed out.
+        Done,
+    }
+}
+
+type FinishFuture = Pin<Box<dyn Future<Output = Result<SessionResponse, SessionError>>>>;
+
+impl<F, B> fmt::Debug for SessionFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B> Future for SessionFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                FutureStateProj::Inner {
+                    inner,
+                    session,
+                    error_response,
+                } => {
+                    let response = match ready!(inner.poll(cx)) {
+                        Ok(response) => response,
+                        Err(error) => {
+                            state.set(FutureState::Done);
+                            return Poll::Ready(Err(error));
+                        }
+                    };
+                    match session.finish_at_once() {
+                        Some(finished) => {
+                            let response = apply(finished, response, error_response);
+                            state.set(FutureState::Done);
+                            return Poll::Ready(Ok(response));
+                        }
+                        None => {
+                            let session = session.clone();
+                            let error_response = error_response.clone();
+                            state.set(FutureState::Finishing {
+                                finish: Box::pin(async move { session.finish().await }),
+                                response: Some(response),
+                                error_response,
+                            });
+                        }
+                    }
                 }
-                Err(error) => Ok(response
-                    .into_response(error_response(&error))
-                    .map_into_right_body()),
+                FutureStateProj::Finishing {
+                    finish,
+                    response,
+                    error_response,
+                } => {
+                    let finished = ready!(finish.as_mut().poll(cx));
+                    let Some(response) = response.take() else {
+                        // Only reachable by polling after completion.
+                        return Poll::Ready(Err(
+                            crate::Error::Session(SessionError::Finished).into()
+                        ));
+                    };
+                    let response = apply(finished, response, error_response);
+                    state.set(FutureState::Done);
+                    return Poll::Ready(Ok(response));
+                }
+                FutureStateProj::Done => {
+                    // Polled again after completion: the session is long finished.
+                    return Poll::Ready(Err(crate::Error::Session(SessionError::Finished).into()));
+                }
             }
-        })
+        }
+    }
+}
+
+/// The response with the session's headers, or the error response in its place.
+fn apply<B>(
+    finished: Result<SessionResponse, SessionError>,
+    mut response: ServiceResponse<B>,
+    error_response: &ErrorResponder,
+) -> ServiceResponse<EitherBody<B>> {
+    match finished {
+        Ok(finished) => {
+            finished.apply_to(&mut ResponseHeaders(response.headers_mut()));
+            response.map_into_left_body()
+        }
+        Err(error) => response
+            .into_response(error_response(&error))
+            .map_into_right_body(),
     }
 }
 

@@ -4,12 +4,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use axum::extract::Request;
 use axum::http::header::COOKIE;
 use axum::response::{IntoResponse, Response};
-use sessio::SessionManager;
+use pin_project_lite::pin_project;
+use sessio::{SessionError, SessionManager, SessionResponse};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -115,19 +116,133 @@ impl<S: fmt::Debug> fmt::Debug for SessionService<S> {
     }
 }
 
-/// The future of [`SessionService`]: the inner service's response with the session's
-/// headers applied.
-pub type SessionFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+pin_project! {
+    /// The future of [`SessionService`]: the inner service's response with the session's
+    /// headers applied.
+    ///
+    /// Not boxed: a request whose session needs no store write at the end (it was not
+    /// used, or only read) is finished in place by [`sessio::Session::finish_at_once`];
+    /// only a write waits on a boxed [`sessio::Session::finish`].
+    pub struct SessionFuture<F> {
+        #[pin]
+        state: FutureState<F>,
+    }
+}
+
+pin_project! {
+    #[project = FutureStateProj]
+    enum FutureState<F> {
+        /// The inner service is answering.
+        Inner {
+            #[pin]
+            inner: F,
+            session: sessio::Session,
+            on_error: ErrorHandler,
+        },
+        /// The session's store write is under way.
+        Finishing {
+            finish: FinishFuture,
+            response: Option<Response>,
+            on_error: ErrorHandler,
+        },
+        /// The response was handed out.
+        Done,
+    }
+}
+
+type FinishFuture = Pin<Box<dyn Future<Output = Result<SessionResponse, SessionError>> + Send>>;
+
+impl<F> fmt::Debug for SessionFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, R, E> Future for SessionFuture<F>
+where
+    F: Future<Output = Result<R, E>>,
+    R: IntoResponse,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                FutureStateProj::Inner {
+                    inner,
+                    session,
+                    on_error,
+                } => {
+                    let mut response = match ready!(inner.poll(cx)) {
+                        Ok(response) => response.into_response(),
+                        Err(error) => {
+                            state.set(FutureState::Done);
+                            return Poll::Ready(Err(error));
+                        }
+                    };
+                    let on_error = *on_error;
+                    match session.finish_at_once() {
+                        Some(finished) => {
+                            apply(finished, &mut response, on_error);
+                            state.set(FutureState::Done);
+                            return Poll::Ready(Ok(response));
+                        }
+                        None => {
+                            let session = session.clone();
+                            state.set(FutureState::Finishing {
+                                finish: Box::pin(async move { session.finish().await }),
+                                response: Some(response),
+                                on_error,
+                            });
+                        }
+                    }
+                }
+                FutureStateProj::Finishing {
+                    finish,
+                    response,
+                    on_error,
+                } => {
+                    let finished = ready!(finish.as_mut().poll(cx));
+                    let on_error = *on_error;
+                    let Some(mut response) = response.take() else {
+                        // Only reachable by polling after completion, which futures
+                        // do not promise to survive; answer with the error response.
+                        return Poll::Ready(Ok(on_error(&SessionError::Finished)));
+                    };
+                    apply(finished, &mut response, on_error);
+                    state.set(FutureState::Done);
+                    return Poll::Ready(Ok(response));
+                }
+                FutureStateProj::Done => {
+                    // Polled again after completion: the session is long finished.
+                    return Poll::Ready(Ok(default_error_response(&SessionError::Finished)));
+                }
+            }
+        }
+    }
+}
+
+/// The session's headers on the response, or the error response in its place.
+fn apply(
+    finished: Result<SessionResponse, SessionError>,
+    response: &mut Response,
+    on_error: ErrorHandler,
+) {
+    match finished {
+        Ok(finished) => finished.apply_to(response.headers_mut()),
+        Err(error) => *response = on_error(&error),
+    }
+}
 
 impl<S> Service<Request> for SessionService<S>
 where
-    S: Service<Request> + Clone + Send + 'static,
+    S: Service<Request> + Clone,
     S::Response: IntoResponse,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = SessionFuture<S::Error>;
+    type Future = SessionFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -144,14 +259,12 @@ where
         // The clone is not ready; call the instance `poll_ready` was called on.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let on_error = self.on_error;
-        Box::pin(async move {
-            let mut response = inner.call(request).await?.into_response();
-            match session.finish().await {
-                Ok(finished) => finished.apply_to(response.headers_mut()),
-                Err(error) => response = on_error(&error),
-            }
-            Ok(response)
-        })
+        SessionFuture {
+            state: FutureState::Inner {
+                inner: inner.call(request),
+                session,
+                on_error: self.on_error,
+            },
+        }
     }
 }

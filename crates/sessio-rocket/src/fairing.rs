@@ -94,7 +94,11 @@ impl Fairing for SessionFairing {
         let StartedSession(Some(session)) = request.local_cache(|| StartedSession(None)) else {
             return;
         };
-        match session.finish().await {
+        let finished = match session.finish_at_once() {
+            Some(finished) => finished,
+            None => session.finish().await,
+        };
+        match finished {
             Ok(finished) => finished.apply_to(&mut ResponseHeaders(response)),
             Err(error) => {
                 response.merge(error_response(self.render_error, &error, request));
