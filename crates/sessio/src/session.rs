@@ -3,13 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use futures_util::lock::{Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sessio_core::expiry::Lifetime;
 use sessio_core::{
     Decision, KeyedSessionId, LoadStatus, SessionId, SessionState, StoreKey, Timestamp,
 };
-use tokio::sync::{Mutex, MutexGuard};
 
 use crate::codec;
 use crate::manager::{FailurePolicy, SessionManager};
@@ -468,7 +468,7 @@ impl Session {
     /// when another task holds the session. Then `finish` must still be called, and it
     /// writes what this decided. Spares the adapters a boxed future per request.
     pub fn finish_at_once(&self) -> Option<Result<SessionResponse, SessionError>> {
-        let mut stage = self.inner.stage.try_lock().ok()?;
+        let mut stage = self.inner.stage.try_lock()?;
         if matches!(*stage, Stage::Decided(_)) {
             return None;
         }
