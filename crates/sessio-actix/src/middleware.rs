@@ -13,8 +13,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse};
 use pin_project_lite::pin_project;
 use sessio::{
-    is_plain_header_value, HeaderAccess, SessionError, SessionHeader, SessionManager,
-    SessionResponse,
+    is_plain_header_value, Finish, HeaderAccess, SessionError, SessionHeader, SessionManager,
 };
 
 use crate::error::default_error_response;
@@ -152,8 +151,8 @@ where
             state: FutureState::Inner {
                 inner: self.service.call(request),
                 session,
-                error_response: self.error_response.clone(),
             },
+            error_response: self.error_response.clone(),
         }
     }
 }
@@ -163,11 +162,12 @@ pin_project! {
     /// applied.
     ///
     /// Not boxed: a request whose session needs no store write at the end (it was not
-    /// used, or only read) is finished in place by [`sessio::Session::finish_at_once`];
-    /// only a write waits on a boxed [`sessio::Session::finish`].
+    /// used, or only read) is finished in place; only a write waits on a boxed future
+    /// (see [`sessio::Session::finishing`]).
     pub struct SessionFuture<F, B> {
         #[pin]
         state: FutureState<F, B>,
+        error_response: ErrorResponder,
     }
 }
 
@@ -179,20 +179,14 @@ pin_project! {
             #[pin]
             inner: F,
             session: sessio::Session,
-            error_response: ErrorResponder,
         },
-        /// The session's store write is under way.
+        /// The session is being finished.
         Finishing {
-            finish: FinishFuture,
+            finish: Finish,
             response: Option<ServiceResponse<B>>,
-            error_response: ErrorResponder,
         },
-        /// The response was handed out.
-        Done,
     }
 }
-
-type FinishFuture = Pin<Box<dyn Future<Output = Result<SessionResponse, SessionError>>>>;
 
 impl<F, B> fmt::Debug for SessionFuture<F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -208,77 +202,38 @@ where
     type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
+        let this = self.project();
+        let mut state = this.state;
         loop {
             match state.as_mut().project() {
-                FutureStateProj::Inner {
-                    inner,
-                    session,
-                    error_response,
-                } => {
-                    let response = match ready!(inner.poll(cx)) {
-                        Ok(response) => response,
-                        Err(error) => {
-                            state.set(FutureState::Done);
-                            return Poll::Ready(Err(error));
-                        }
-                    };
-                    match session.finish_at_once() {
-                        Some(finished) => {
-                            let response = apply(finished, response, error_response);
-                            state.set(FutureState::Done);
-                            return Poll::Ready(Ok(response));
-                        }
-                        None => {
-                            let session = session.clone();
-                            let error_response = error_response.clone();
-                            state.set(FutureState::Finishing {
-                                finish: Box::pin(async move { session.finish().await }),
-                                response: Some(response),
-                                error_response,
-                            });
-                        }
-                    }
+                FutureStateProj::Inner { inner, session } => {
+                    let response = ready!(inner.poll(cx))?;
+                    let finish = session.finishing();
+                    state.set(FutureState::Finishing {
+                        finish,
+                        response: Some(response),
+                    });
                 }
-                FutureStateProj::Finishing {
-                    finish,
-                    response,
-                    error_response,
-                } => {
-                    let finished = ready!(finish.as_mut().poll(cx));
-                    let Some(response) = response.take() else {
-                        // Only reachable by polling after completion.
+                FutureStateProj::Finishing { finish, response } => {
+                    let finished = ready!(Pin::new(finish).poll(cx));
+                    let Some(mut response) = response.take() else {
+                        // Only when polled after completion, which no caller does.
                         return Poll::Ready(Err(
                             crate::Error::Session(SessionError::Finished).into()
                         ));
                     };
-                    let response = apply(finished, response, error_response);
-                    state.set(FutureState::Done);
-                    return Poll::Ready(Ok(response));
-                }
-                FutureStateProj::Done => {
-                    // Polled again after completion: the session is long finished.
-                    return Poll::Ready(Err(crate::Error::Session(SessionError::Finished).into()));
+                    return Poll::Ready(Ok(match finished {
+                        Ok(finished) => {
+                            finished.apply_to(&mut ResponseHeaders(response.headers_mut()));
+                            response.map_into_left_body()
+                        }
+                        Err(error) => response
+                            .into_response((this.error_response)(&error))
+                            .map_into_right_body(),
+                    }));
                 }
             }
         }
-    }
-}
-
-/// The response with the session's headers, or the error response in its place.
-fn apply<B>(
-    finished: Result<SessionResponse, SessionError>,
-    mut response: ServiceResponse<B>,
-    error_response: &ErrorResponder,
-) -> ServiceResponse<EitherBody<B>> {
-    match finished {
-        Ok(finished) => {
-            finished.apply_to(&mut ResponseHeaders(response.headers_mut()));
-            response.map_into_left_body()
-        }
-        Err(error) => response
-            .into_response(error_response(&error))
-            .map_into_right_body(),
     }
 }
 

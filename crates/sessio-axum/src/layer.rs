@@ -10,7 +10,7 @@ use axum::extract::Request;
 use axum::http::header::COOKIE;
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
-use sessio::{SessionError, SessionManager, SessionResponse};
+use sessio::{Finish, SessionError, SessionManager};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -121,11 +121,12 @@ pin_project! {
     /// headers applied.
     ///
     /// Not boxed: a request whose session needs no store write at the end (it was not
-    /// used, or only read) is finished in place by [`sessio::Session::finish_at_once`];
-    /// only a write waits on a boxed [`sessio::Session::finish`].
+    /// used, or only read) is finished in place; only a write waits on a boxed future
+    /// (see [`sessio::Session::finishing`]).
     pub struct SessionFuture<F> {
         #[pin]
         state: FutureState<F>,
+        on_error: ErrorHandler,
     }
 }
 
@@ -137,20 +138,14 @@ pin_project! {
             #[pin]
             inner: F,
             session: sessio::Session,
-            on_error: ErrorHandler,
         },
-        /// The session's store write is under way.
+        /// The session is being finished.
         Finishing {
-            finish: FinishFuture,
+            finish: Finish,
             response: Option<Response>,
-            on_error: ErrorHandler,
         },
-        /// The response was handed out.
-        Done,
     }
 }
-
-type FinishFuture = Pin<Box<dyn Future<Output = Result<SessionResponse, SessionError>> + Send>>;
 
 impl<F> fmt::Debug for SessionFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -166,72 +161,32 @@ where
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
+        let this = self.project();
+        let mut state = this.state;
         loop {
             match state.as_mut().project() {
-                FutureStateProj::Inner {
-                    inner,
-                    session,
-                    on_error,
-                } => {
-                    let mut response = match ready!(inner.poll(cx)) {
-                        Ok(response) => response.into_response(),
-                        Err(error) => {
-                            state.set(FutureState::Done);
-                            return Poll::Ready(Err(error));
-                        }
-                    };
-                    let on_error = *on_error;
-                    match session.finish_at_once() {
-                        Some(finished) => {
-                            apply(finished, &mut response, on_error);
-                            state.set(FutureState::Done);
-                            return Poll::Ready(Ok(response));
-                        }
-                        None => {
-                            let session = session.clone();
-                            state.set(FutureState::Finishing {
-                                finish: Box::pin(async move { session.finish().await }),
-                                response: Some(response),
-                                on_error,
-                            });
-                        }
+                FutureStateProj::Inner { inner, session } => {
+                    let response = ready!(inner.poll(cx))?.into_response();
+                    let finish = session.finishing();
+                    state.set(FutureState::Finishing {
+                        finish,
+                        response: Some(response),
+                    });
+                }
+                FutureStateProj::Finishing { finish, response } => {
+                    let finished = ready!(Pin::new(finish).poll(cx));
+                    // `None` only when polled after completion, which no caller does.
+                    let mut response = response
+                        .take()
+                        .unwrap_or_else(|| (this.on_error)(&SessionError::Finished));
+                    match finished {
+                        Ok(finished) => finished.apply_to(response.headers_mut()),
+                        Err(error) => response = (this.on_error)(&error),
                     }
-                }
-                FutureStateProj::Finishing {
-                    finish,
-                    response,
-                    on_error,
-                } => {
-                    let finished = ready!(finish.as_mut().poll(cx));
-                    let on_error = *on_error;
-                    let Some(mut response) = response.take() else {
-                        // Only reachable by polling after completion, which futures
-                        // do not promise to survive; answer with the error response.
-                        return Poll::Ready(Ok(on_error(&SessionError::Finished)));
-                    };
-                    apply(finished, &mut response, on_error);
-                    state.set(FutureState::Done);
                     return Poll::Ready(Ok(response));
-                }
-                FutureStateProj::Done => {
-                    // Polled again after completion: the session is long finished.
-                    return Poll::Ready(Ok(default_error_response(&SessionError::Finished)));
                 }
             }
         }
-    }
-}
-
-/// The session's headers on the response, or the error response in its place.
-fn apply(
-    finished: Result<SessionResponse, SessionError>,
-    response: &mut Response,
-    on_error: ErrorHandler,
-) {
-    match finished {
-        Ok(finished) => finished.apply_to(response.headers_mut()),
-        Err(error) => *response = on_error(&error),
     }
 }
 
@@ -263,8 +218,8 @@ where
             state: FutureState::Inner {
                 inner: inner.call(request),
                 session,
-                on_error: self.on_error,
             },
+            on_error: self.on_error,
         }
     }
 }

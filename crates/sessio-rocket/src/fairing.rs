@@ -94,11 +94,7 @@ impl Fairing for SessionFairing {
         let StartedSession(Some(session)) = request.local_cache(|| StartedSession(None)) else {
             return;
         };
-        let finished = match session.finish_at_once() {
-            Some(finished) => finished,
-            None => session.finish().await,
-        };
-        match finished {
+        match session.finishing().await {
             Ok(finished) => finished.apply_to(&mut ResponseHeaders(response)),
             Err(error) => {
                 response.merge(error_response(self.render_error, &error, request));

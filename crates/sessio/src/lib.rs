@@ -34,7 +34,7 @@ pub use sessio_core;
 pub use sessio_core::cookie::{CookieConfig, SameSite};
 pub use sessio_core::expiry::{ExpiryPolicy, Lifetime};
 pub use sessio_core::{LoadStatus, StoreKey, Timestamp};
-pub use session::Session;
+pub use session::{Finish, Session};
 pub use store::{
     append_to_list, BoxFuture, CasOutcome, Loaded, PushOutcome, SessionStore, StoreError,
     TouchRule, UserSession, WriteOutcome,

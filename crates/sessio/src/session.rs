@@ -1,7 +1,10 @@
 //! The per-request session handle that handlers use.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures_util::lock::{Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
@@ -15,7 +18,8 @@ use crate::codec;
 use crate::manager::{FailurePolicy, SessionManager};
 use crate::response::SessionResponse;
 use crate::store::{
-    append_to_list, CasOutcome, PushOutcome, StoreError, TouchRule, UserSession, WriteOutcome,
+    append_to_list, BoxFuture, CasOutcome, PushOutcome, StoreError, TouchRule, UserSession,
+    WriteOutcome,
 };
 use crate::SessionError;
 
@@ -483,6 +487,19 @@ impl Session {
         None
     }
 
+    /// [`finish`](Self::finish) as an owned future: ready at once when nothing needs
+    /// writing (see [`finish_at_once`](Self::finish_at_once)), else `finish`, boxed. What
+    /// an adapter keeps in its own response future, which then needs no box of its own.
+    pub fn finishing(&self) -> Finish {
+        match self.finish_at_once() {
+            Some(finished) => Finish::Ready(Some(finished)),
+            None => {
+                let session = self.clone();
+                Finish::Writing(Box::pin(async move { session.finish().await }))
+            }
+        }
+    }
+
     /// The core's decision for a stage that is not yet decided; `Err` holds the answer
     /// for a stage that needs none.
     fn decide(&self, stage: Stage) -> Result<Decision, Result<SessionResponse, SessionError>> {
@@ -543,6 +560,38 @@ impl Session {
             }
         }
         Ok(self.response_for(decision))
+    }
+}
+
+/// The future of [`Session::finishing`]: the session's response headers, or why they
+/// could not be produced.
+pub enum Finish {
+    /// Decided without a store write.
+    Ready(Option<Result<SessionResponse, SessionError>>),
+    /// The store write under way.
+    Writing(BoxFuture<'static, Result<SessionResponse, SessionError>>),
+}
+
+impl fmt::Debug for Finish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Finish::Ready(_) => "Finish::Ready",
+            Finish::Writing(_) => "Finish::Writing",
+        })
+    }
+}
+
+impl Future for Finish {
+    type Output = Result<SessionResponse, SessionError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            // Polled again after completion: the session is finished.
+            Finish::Ready(finished) => {
+                Poll::Ready(finished.take().unwrap_or(Err(SessionError::Finished)))
+            }
+            Finish::Writing(write) => write.as_mut().poll(cx),
+        }
     }
 }
 

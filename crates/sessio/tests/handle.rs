@@ -371,6 +371,22 @@ async fn finish_at_once_answers_reads_and_leaves_writes_to_finish() {
         Some(vec!["fig".to_owned()])
     );
 
+    // `finishing`: the same, as an owned future that is ready at once for a read.
+    let write = w.manager.start([cookie.as_bytes()]);
+    write.insert("n", &1).await.unwrap();
+    let finish = write.finishing();
+    assert!(matches!(finish, sessio::Finish::Writing(_)), "{finish:?}");
+    assert!(finish.await.unwrap().used_session());
+    let read = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(read.get::<i32>("n").await.unwrap(), Some(1));
+    let finish = read.finishing();
+    assert!(matches!(finish, sessio::Finish::Ready(_)), "{finish:?}");
+    assert!(finish.await.unwrap().set_cookie().is_none());
+    assert!(matches!(
+        read.finishing().await,
+        Err(SessionError::Finished)
+    ));
+
     // A new session: finish_at_once leaves the create to finish, which sets the cookie.
     let new = w.manager.start(std::iter::empty());
     new.insert("cart", &["pear"]).await.unwrap();
