@@ -11,9 +11,10 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse};
+use futures_util::future::TryFuture;
 use pin_project_lite::pin_project;
 use sessio::{
-    is_plain_header_value, Finish, HeaderAccess, SessionError, SessionHeader, SessionManager,
+    is_plain_header_value, FinishAfter, HeaderAccess, SessionError, SessionHeader, SessionManager,
 };
 
 use crate::error::default_error_response;
@@ -136,7 +137,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = SessionFuture<S::Future, B>;
+    type Future = SessionFuture<S::Future>;
 
     forward_ready!(service);
 
@@ -148,53 +149,33 @@ where
         let session = self.manager.start(cookies);
         request.extensions_mut().insert(session.clone());
         SessionFuture {
-            state: FutureState::Inner {
-                inner: self.service.call(request),
-                session,
-            },
+            finish: session.finish_after(self.service.call(request)),
             error_response: self.error_response.clone(),
         }
     }
 }
 
 pin_project! {
-    /// The future of [`SessionService`]: the app's response with the session's headers
-    /// applied.
-    ///
-    /// Not boxed: a request whose session needs no store write at the end (it was not
-    /// used, or only read) is finished in place; only a write waits on a boxed future
-    /// (see [`sessio::Session::finishing`]).
-    pub struct SessionFuture<F, B> {
+    /// The future of [`SessionService`]: the app's response with the session's
+    /// headers applied, around a [`sessio::FinishAfter`] (which boxes nothing unless the
+    /// session needs a store write).
+    pub struct SessionFuture<F>
+    where
+        F: TryFuture,
+    {
         #[pin]
-        state: FutureState<F, B>,
+        finish: FinishAfter<F>,
         error_response: ErrorResponder,
     }
 }
 
-pin_project! {
-    #[project = FutureStateProj]
-    enum FutureState<F, B> {
-        /// The app is answering.
-        Inner {
-            #[pin]
-            inner: F,
-            session: sessio::Session,
-        },
-        /// The session is being finished.
-        Finishing {
-            finish: Finish,
-            response: Option<ServiceResponse<B>>,
-        },
-    }
-}
-
-impl<F, B> fmt::Debug for SessionFuture<F, B> {
+impl<F: TryFuture> fmt::Debug for SessionFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionFuture").finish_non_exhaustive()
     }
 }
 
-impl<F, B> Future for SessionFuture<F, B>
+impl<F, B> Future for SessionFuture<F>
 where
     F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
     B: MessageBody,
@@ -203,37 +184,16 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut state = this.state;
-        loop {
-            match state.as_mut().project() {
-                FutureStateProj::Inner { inner, session } => {
-                    let response = ready!(inner.poll(cx))?;
-                    let finish = session.finishing();
-                    state.set(FutureState::Finishing {
-                        finish,
-                        response: Some(response),
-                    });
-                }
-                FutureStateProj::Finishing { finish, response } => {
-                    let finished = ready!(Pin::new(finish).poll(cx));
-                    let Some(mut response) = response.take() else {
-                        // Only when polled after completion, which no caller does.
-                        return Poll::Ready(Err(
-                            crate::Error::Session(SessionError::Finished).into()
-                        ));
-                    };
-                    return Poll::Ready(Ok(match finished {
-                        Ok(finished) => {
-                            finished.apply_to(&mut ResponseHeaders(response.headers_mut()));
-                            response.map_into_left_body()
-                        }
-                        Err(error) => response
-                            .into_response((this.error_response)(&error))
-                            .map_into_right_body(),
-                    }));
-                }
+        let (mut response, finished) = ready!(this.finish.poll(cx))?;
+        Poll::Ready(Ok(match finished {
+            Ok(finished) => {
+                finished.apply_to(&mut ResponseHeaders(response.headers_mut()));
+                response.map_into_left_body()
             }
-        }
+            Err(error) => response
+                .into_response((this.error_response)(&error))
+                .map_into_right_body(),
+        }))
     }
 }
 

@@ -9,8 +9,9 @@ use std::task::{ready, Context, Poll};
 use axum::extract::Request;
 use axum::http::header::COOKIE;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::TryFuture;
 use pin_project_lite::pin_project;
-use sessio::{Finish, SessionError, SessionManager};
+use sessio::{FinishAfter, SessionManager};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -118,36 +119,19 @@ impl<S: fmt::Debug> fmt::Debug for SessionService<S> {
 
 pin_project! {
     /// The future of [`SessionService`]: the inner service's response with the session's
-    /// headers applied.
-    ///
-    /// Not boxed: a request whose session needs no store write at the end (it was not
-    /// used, or only read) is finished in place; only a write waits on a boxed future
-    /// (see [`sessio::Session::finishing`]).
-    pub struct SessionFuture<F> {
+    /// headers applied, around a [`sessio::FinishAfter`] (which boxes nothing unless the
+    /// session needs a store write).
+    pub struct SessionFuture<F>
+    where
+        F: TryFuture,
+    {
         #[pin]
-        state: FutureState<F>,
+        finish: FinishAfter<F>,
         on_error: ErrorHandler,
     }
 }
 
-pin_project! {
-    #[project = FutureStateProj]
-    enum FutureState<F> {
-        /// The inner service is answering.
-        Inner {
-            #[pin]
-            inner: F,
-            session: sessio::Session,
-        },
-        /// The session is being finished.
-        Finishing {
-            finish: Finish,
-            response: Option<Response>,
-        },
-    }
-}
-
-impl<F> fmt::Debug for SessionFuture<F> {
+impl<F: TryFuture> fmt::Debug for SessionFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionFuture").finish_non_exhaustive()
     }
@@ -162,31 +146,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut state = this.state;
-        loop {
-            match state.as_mut().project() {
-                FutureStateProj::Inner { inner, session } => {
-                    let response = ready!(inner.poll(cx))?.into_response();
-                    let finish = session.finishing();
-                    state.set(FutureState::Finishing {
-                        finish,
-                        response: Some(response),
-                    });
-                }
-                FutureStateProj::Finishing { finish, response } => {
-                    let finished = ready!(Pin::new(finish).poll(cx));
-                    // `None` only when polled after completion, which no caller does.
-                    let mut response = response
-                        .take()
-                        .unwrap_or_else(|| (this.on_error)(&SessionError::Finished));
-                    match finished {
-                        Ok(finished) => finished.apply_to(response.headers_mut()),
-                        Err(error) => response = (this.on_error)(&error),
-                    }
-                    return Poll::Ready(Ok(response));
-                }
+        let (answer, finished) = ready!(this.finish.poll(cx))?;
+        Poll::Ready(Ok(match finished {
+            Ok(finished) => {
+                let mut response = answer.into_response();
+                finished.apply_to(response.headers_mut());
+                response
             }
-        }
+            Err(error) => (this.on_error)(&error),
+        }))
     }
 }
 
@@ -215,10 +183,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         SessionFuture {
-            state: FutureState::Inner {
-                inner: inner.call(request),
-                session,
-            },
+            finish: session.finish_after(inner.call(request)),
             on_error: self.on_error,
         }
     }

@@ -18,6 +18,7 @@
 mod clock;
 mod codec;
 mod error;
+mod finish;
 mod manager;
 mod memory;
 mod response;
@@ -27,6 +28,7 @@ mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::SessionError;
+pub use finish::{Finish, FinishAfter, Finished};
 pub use manager::{ConfigError, FailurePolicy, SessionManager, SessionManagerBuilder};
 pub use memory::MemoryStore;
 pub use response::{is_plain_header_value, HeaderAccess, SessionHeader, SessionResponse};
@@ -34,7 +36,7 @@ pub use sessio_core;
 pub use sessio_core::cookie::{CookieConfig, SameSite};
 pub use sessio_core::expiry::{ExpiryPolicy, Lifetime};
 pub use sessio_core::{LoadStatus, StoreKey, Timestamp};
-pub use session::{Finish, Session};
+pub use session::Session;
 pub use store::{
     append_to_list, BoxFuture, CasOutcome, Loaded, PushOutcome, SessionStore, StoreError,
     TouchRule, UserSession, WriteOutcome,

@@ -1,11 +1,9 @@
 //! The per-request session handle that handlers use.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
+use futures_util::future::TryFuture;
 use futures_util::lock::{Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -15,11 +13,11 @@ use sessio_core::{
 };
 
 use crate::codec;
+use crate::finish::{Finish, FinishAfter};
 use crate::manager::{FailurePolicy, SessionManager};
 use crate::response::SessionResponse;
 use crate::store::{
-    append_to_list, BoxFuture, CasOutcome, PushOutcome, StoreError, TouchRule, UserSession,
-    WriteOutcome,
+    append_to_list, CasOutcome, PushOutcome, StoreError, TouchRule, UserSession, WriteOutcome,
 };
 use crate::SessionError;
 
@@ -500,6 +498,15 @@ impl Session {
         }
     }
 
+    /// The handler's future `answer`, then [`finishing`](Self::finishing) once it has
+    /// answered, as one future: what a middleware's service call returns, wrapped in
+    /// whatever turns the answer and the session's headers into the framework's response.
+    /// If the handler fails, the session is not finished and nothing it changed is
+    /// written.
+    pub fn finish_after<F: TryFuture>(self, answer: F) -> FinishAfter<F> {
+        FinishAfter::new(self, answer)
+    }
+
     /// The core's decision for a stage that is not yet decided; `Err` holds the answer
     /// for a stage that needs none.
     fn decide(&self, stage: Stage) -> Result<Decision, Result<SessionResponse, SessionError>> {
@@ -560,38 +567,6 @@ impl Session {
             }
         }
         Ok(self.response_for(decision))
-    }
-}
-
-/// The future of [`Session::finishing`]: the session's response headers, or why they
-/// could not be produced.
-pub enum Finish {
-    /// Decided without a store write.
-    Ready(Option<Result<SessionResponse, SessionError>>),
-    /// The store write under way.
-    Writing(BoxFuture<'static, Result<SessionResponse, SessionError>>),
-}
-
-impl fmt::Debug for Finish {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Finish::Ready(_) => "Finish::Ready",
-            Finish::Writing(_) => "Finish::Writing",
-        })
-    }
-}
-
-impl Future for Finish {
-    type Output = Result<SessionResponse, SessionError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            // Polled again after completion: the session is finished.
-            Finish::Ready(finished) => {
-                Poll::Ready(finished.take().unwrap_or(Err(SessionError::Finished)))
-            }
-            Finish::Writing(write) => write.as_mut().poll(cx),
-        }
     }
 }
 

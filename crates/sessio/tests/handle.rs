@@ -394,6 +394,56 @@ async fn finish_at_once_answers_reads_and_leaves_writes_to_finish() {
     assert!(new.finish().await.unwrap().set_cookie().is_some());
 }
 
+/// `finish_after`: the handler's answer comes back with the session's headers, after the
+/// session's changes are written; a handler that fails leaves its changes unwritten.
+#[tokio::test]
+async fn finish_after_writes_after_an_answer_and_nothing_after_a_failure() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+    let (_, w0, _) = w.calls();
+
+    let session = w.manager.start([cookie.as_bytes()]);
+    let handler = session.clone();
+    let answer = async move {
+        handler.insert("cart", &["fig"]).await?;
+        Ok::<_, SessionError>("answered")
+    };
+    let (answer, finished) = session.finish_after(answer).await.unwrap();
+    assert_eq!(answer, "answered");
+    assert!(finished.unwrap().used_session());
+    assert_eq!(w.calls().1, w0 + 1, "the change was written once");
+
+    let session = w.manager.start([cookie.as_bytes()]);
+    let handler = session.clone();
+    let failing = async move {
+        handler.insert("cart", &["pear"]).await?;
+        Err::<&str, _>(SessionError::Finished)
+    };
+    assert!(matches!(
+        session.finish_after(failing).await,
+        Err(SessionError::Finished)
+    ));
+    assert_eq!(
+        w.calls().1,
+        w0 + 1,
+        "a failed handler's change is not written"
+    );
+    let again = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(
+        again.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["fig".to_owned()])
+    );
+
+    // A read: the answer and the headers come back without a store write.
+    let session = w.manager.start([cookie.as_bytes()]);
+    let handler = session.clone();
+    let read = async move { handler.get::<Vec<String>>("cart").await };
+    let (cart, finished) = session.finish_after(read).await.unwrap();
+    assert_eq!(cart, Some(vec!["fig".to_owned()]));
+    assert!(finished.unwrap().set_cookie().is_none());
+    assert_eq!(w.calls().1, w0 + 1, "a read writes nothing");
+}
+
 #[tokio::test]
 async fn wrong_type_is_a_clear_error_and_finishing_twice_is_refused() {
     let w = world(FailurePolicy::FailClosed);
