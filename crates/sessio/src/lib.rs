@@ -2,7 +2,10 @@
 //!
 //! - [`SessionManager`]: built once from configuration; adapters call
 //!   [`SessionManager::start`] with the request's `Cookie` headers and
-//!   [`Session::finish`] after the handler, then apply the [`SessionResponse`].
+//!   [`Session::finish`] after the handler, then apply the [`SessionResponse`]. A
+//!   middleware whose response future is a named type wraps
+//!   [`Session::finish_after`] (the handler's future, then the finish, unboxed unless
+//!   the session writes); an `async` one awaits [`Session::finishing`].
 //! - [`Session`]: the per-request handle handlers use (typed `get` / `insert` /
 //!   `remove` / `update` through serde, `renew`, `destroy`, users and devices).
 //! - [`SessionStore`]: where sessions live; [`MemoryStore`] here, a Redis store in
