@@ -56,9 +56,14 @@ impl Keys {
         &self.prefix
     }
 
-    /// `"{prefix}s:{TTTT}<60 hex>"`: the hash holding one session.
+    /// `"{prefix}s:{TTTT}<60 hex>"`: the hash holding one session. Built on every store
+    /// call, so written straight into one allocation rather than through `format!`.
     pub(crate) fn session(&self, key: &StoreKey) -> String {
-        format!("{}s:{}", self.prefix, member(key))
+        let mut name = String::with_capacity(self.prefix.len() + 2 + MEMBER_LEN);
+        name.push_str(&self.prefix);
+        name.push_str("s:");
+        push_member(&mut name, key);
+        name
     }
 
     /// `"{prefix}u:{TTTT}<64 hex>"`: the zset of one user's sessions; `suffix` is
@@ -71,9 +76,18 @@ impl Keys {
 /// What a user index holds for a session, and what follows `"{prefix}s:"` in its name:
 /// `{TTTT}` (the key's shard tag, as a hash tag) then the other 60 hex digits of the key.
 pub(crate) fn member(key: &StoreKey) -> String {
+    let mut member = String::with_capacity(MEMBER_LEN);
+    push_member(&mut member, key);
+    member
+}
+
+fn push_member(out: &mut String, key: &StoreKey) {
     let hex = key.to_hex();
     let (digest, tag) = hex.as_str().split_at(60);
-    format!("{{{tag}}}{digest}")
+    out.push('{');
+    out.push_str(tag);
+    out.push('}');
+    out.push_str(digest);
 }
 
 /// The key a [`member`] names; `None` for anything else.
@@ -142,6 +156,8 @@ mod tests {
         assert_eq!(suffix_tag(&suffix), Some(tag.as_str()));
         assert_eq!(suffix_tag(&member(&key)), Some("1234"));
         assert_eq!(suffix_tag("1234"), None);
+        let bare = Keys::new("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bare.session(&key), format!("s:{}", member(&key)));
     }
 
     #[test]
