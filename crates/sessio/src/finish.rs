@@ -57,7 +57,8 @@ pin_project! {
     ///
     /// # Panics
     ///
-    /// When polled again after it completed, as futures may.
+    /// When polled again after it completed (with the answer or the handler's error), as
+    /// futures may: the handler's future is never polled past its end.
     pub struct FinishAfter<F>
     where
         F: TryFuture,
@@ -84,6 +85,8 @@ pin_project! {
             finish: Finish,
             answer: Option<F::Ok>,
         },
+        /// The output was handed out.
+        Done,
     }
 }
 
@@ -111,7 +114,13 @@ impl<F: TryFuture> Future for FinishAfter<F> {
         loop {
             match state.as_mut().project() {
                 AfterStateProj::Answering { answer, session } => {
-                    let answer = ready!(answer.try_poll(cx))?;
+                    let answer = match ready!(answer.try_poll(cx)) {
+                        Ok(answer) => answer,
+                        Err(error) => {
+                            state.set(AfterState::Done);
+                            return Poll::Ready(Err(error));
+                        }
+                    };
                     let finish = session.finishing();
                     state.set(AfterState::Finishing {
                         finish,
@@ -120,11 +129,13 @@ impl<F: TryFuture> Future for FinishAfter<F> {
                 }
                 AfterStateProj::Finishing { finish, answer } => {
                     let finished = ready!(Pin::new(finish).poll(cx));
-                    let Some(answer) = answer.take() else {
-                        panic!("FinishAfter polled after it completed");
-                    };
-                    return Poll::Ready(Ok((answer, finished)));
+                    let answer = answer.take();
+                    state.set(AfterState::Done);
+                    if let Some(answer) = answer {
+                        return Poll::Ready(Ok((answer, finished)));
+                    }
                 }
+                AfterStateProj::Done => panic!("FinishAfter polled after it completed"),
             }
         }
     }

@@ -444,6 +444,26 @@ async fn finish_after_writes_after_an_answer_and_nothing_after_a_failure() {
     assert_eq!(w.calls().1, w0 + 1, "a read writes nothing");
 }
 
+/// After the handler's error, `finish_after` is done: polled again it says so, and never
+/// polls the handler's future past its end (`Ready` would panic with its own message).
+#[test]
+#[should_panic(expected = "FinishAfter polled after it completed")]
+fn finish_after_is_done_after_the_handlers_error() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let w = world(FailurePolicy::FailClosed);
+    let session = w.manager.start(std::iter::empty());
+    let failing = std::future::ready(Err::<(), _>(SessionError::Finished));
+    let mut finish = std::pin::pin!(session.finish_after(failing));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(matches!(
+        finish.as_mut().poll(&mut cx),
+        Poll::Ready(Err(SessionError::Finished))
+    ));
+    let _ = finish.as_mut().poll(&mut cx);
+}
+
 #[tokio::test]
 async fn wrong_type_is_a_clear_error_and_finishing_twice_is_refused() {
     let w = world(FailurePolicy::FailClosed);
