@@ -455,14 +455,14 @@ impl Session {
     /// first).
     pub async fn finish(&self) -> Result<SessionResponse, SessionError> {
         let mut stage = self.inner.stage.lock().await;
-        let decision = match self.decide(std::mem::replace(&mut *stage, Stage::Finished)) {
-            Ok(decision) => decision,
-            Err(done) => return done,
-        };
-        if decision.delete.is_none() && decision.write.is_none() {
-            return Ok(self.response_for(decision));
+        if let Some(done) = self.settle(&mut stage) {
+            return done;
         }
-        self.write_decision(decision).await
+        match std::mem::replace(&mut *stage, Stage::Finished) {
+            Stage::Decided(decision) => self.write_decision(decision).await,
+            // `settle` leaves nothing else behind when it answers `None`.
+            _ => Err(SessionError::Finished),
+        }
     }
 
     /// [`finish`](Self::finish) without waiting, when that needs no store write (the
@@ -471,18 +471,7 @@ impl Session {
     /// writes what this decided. Spares the adapters a boxed future per request.
     pub fn finish_at_once(&self) -> Option<Result<SessionResponse, SessionError>> {
         let mut stage = self.inner.stage.try_lock()?;
-        if matches!(*stage, Stage::Decided(_)) {
-            return None;
-        }
-        let decision = match self.decide(std::mem::replace(&mut *stage, Stage::Finished)) {
-            Ok(decision) => decision,
-            Err(done) => return Some(done),
-        };
-        if decision.delete.is_none() && decision.write.is_none() {
-            return Some(Ok(self.response_for(decision)));
-        }
-        *stage = Stage::Decided(decision);
-        None
+        self.settle(&mut stage)
     }
 
     /// [`finish`](Self::finish) as an owned future: ready at once when nothing needs
@@ -507,16 +496,22 @@ impl Session {
         FinishAfter::new(self, answer)
     }
 
-    /// The core's decision for a stage that is not yet decided; `Err` holds the answer
-    /// for a stage that needs none.
-    fn decide(&self, stage: Stage) -> Result<Decision, Result<SessionResponse, SessionError>> {
-        match stage {
-            Stage::Untouched => Err(Ok(SessionResponse::untouched())),
-            Stage::ReadOnly(_) => Err(Ok(SessionResponse::used(None))),
-            Stage::Finished => Err(Err(SessionError::Finished)),
-            Stage::Decided(decision) => Ok(decision),
-            Stage::Ready(state) => Ok(state.finish(&mut rand::rng())),
+    /// Decides the stage: the answer when that needs no store write; otherwise `None`,
+    /// with the decision left in the stage as [`Stage::Decided`] for `finish` to write.
+    /// Shared by `finish` and `finish_at_once`, so both decide alike.
+    fn settle(&self, stage: &mut Stage) -> Option<Result<SessionResponse, SessionError>> {
+        let decision = match std::mem::replace(stage, Stage::Finished) {
+            Stage::Untouched => return Some(Ok(SessionResponse::untouched())),
+            Stage::ReadOnly(_) => return Some(Ok(SessionResponse::used(None))),
+            Stage::Finished => return Some(Err(SessionError::Finished)),
+            Stage::Decided(decision) => decision,
+            Stage::Ready(state) => state.finish(&mut rand::rng()),
+        };
+        if decision.delete.is_none() && decision.write.is_none() {
+            return Some(Ok(self.response_for(decision)));
         }
+        *stage = Stage::Decided(decision);
+        None
     }
 
     /// The headers for a decision that has been carried out.
