@@ -94,7 +94,7 @@ impl Fairing for SessionFairing {
         let StartedSession(Some(session)) = request.local_cache(|| StartedSession(None)) else {
             return;
         };
-        match session.finishing().await {
+        match session.finish().await {
             Ok(finished) => finished.apply_to(&mut ResponseHeaders(response)),
             Err(error) => {
                 response.merge(error_response(self.render_error, &error, request));

@@ -194,7 +194,7 @@ where
     E: Into<Rejection>,
 {
     let mut response = reply.await.map_err(Into::into)?.into_response();
-    let finished = session.finishing().await.map_err(SessionRejection::from)?;
+    let finished = session.finish().await.map_err(SessionRejection::from)?;
     finished.apply_to(response.headers_mut());
     Ok(response)
 }

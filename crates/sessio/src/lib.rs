@@ -5,7 +5,8 @@
 //!   [`Session::finish`] after the handler, then apply the [`SessionResponse`]. A
 //!   middleware whose response future is a named type wraps
 //!   [`Session::finish_after`] (the handler's future, then the finish, unboxed unless
-//!   the session writes); an `async` one awaits [`Session::finishing`].
+//!   the session writes); an `async` one awaits `finish` itself, which boxes nothing
+//!   and settles a read without waiting.
 //! - [`Session`]: the per-request handle handlers use (typed `get` / `insert` /
 //!   `remove` / `update` through serde, `renew`, `destroy`, users and devices).
 //! - [`SessionStore`]: where sessions live; [`MemoryStore`] here, a Redis store in
