@@ -70,6 +70,9 @@
 //!   connection per node, and the map of which node serves which slot, learnt again when
 //!   a node says a slot moved). After Redis drops or refuses a connection, it is remade in the
 //!   background, so the store works again once Redis is back, without being rebuilt.
+//!   The same holds when connecting to a single Redis fails otherwise (the answers do not
+//!   parse, `AUTH` is refused): the call fails, and the next one connects anew instead of
+//!   meeting the same failure again.
 //! - A connection that stops answering without being closed (a silent network partition)
 //!   is not replaced: calls time out until the operating system gives up on it.
 //! - A record that does not decode (unknown format version, missing fields) loads as absent

@@ -14,10 +14,19 @@
 //! before the server's runtimes start); with one connection, whose driver ended with that
 //! runtime, calls timed out until the connection was remade (8 of 40 loads in the test).
 //! Both are tested in `tests/resilience.rs`.
+//!
+//! A [`ConnectionManager`] reconnects by itself after an I/O error only. When making its
+//! connection fails otherwise (answers that are not RESP, `AUTH` refused), it keeps that
+//! failure and answers every later call with it, without sending anything: one bad
+//! moment would fail the store for good. So a call that fails
+//! that way hands its connection back through [`RuntimeConnections::failed`], which puts
+//! a new one in its place for the next call.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use arc_swap::ArcSwap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError};
 use tokio::runtime::{Handle, Id};
 
 /// How many runtimes get a connection of their own; calls from further runtimes share
@@ -30,14 +39,22 @@ const MAX_RUNTIMES: usize = 64;
 #[derive(Clone)]
 pub(crate) struct RuntimeConnections(Arc<Shared>);
 
+/// One connection as a call holds it: compared by address with what its slot holds when
+/// the call fails, so that of several calls failing on one connection only the first
+/// replaces it.
+pub(crate) type Lease = Arc<ConnectionManager>;
+
 struct Shared {
     client: redis::Client,
     config: ConnectionManagerConfig,
-    /// The connection made with the store, and the runtime it was made on (none when
-    /// the store was made outside a runtime, which the constructors refuse).
-    first: (Option<Id>, ConnectionManager),
+    /// The runtime the store was made on (none when made outside a runtime, which the
+    /// constructors refuse), whose calls use `first`.
+    home: Option<Id>,
+    /// The connection made with the store. Read by every call of a multi-threaded
+    /// server, hence a swap cell rather than a lock.
+    first: ArcSwap<ConnectionManager>,
     /// The connections made later, one per runtime that called the store.
-    others: Mutex<Vec<(Id, ConnectionManager)>>,
+    others: Mutex<Vec<(Id, Lease)>>,
 }
 
 impl RuntimeConnections {
@@ -52,7 +69,8 @@ impl RuntimeConnections {
         Ok(RuntimeConnections(Arc::new(Shared {
             client,
             config,
-            first: (home, first),
+            home,
+            first: ArcSwap::from_pointee(first),
             others: Mutex::new(Vec::new()),
         })))
     }
@@ -60,38 +78,91 @@ impl RuntimeConnections {
     /// The connection for the calling runtime, made (lazily) on first use. A connection
     /// that cannot be made here falls back to the first one, whose calls then fail or
     /// succeed as they would have without this type.
-    pub(crate) fn current(&self) -> ConnectionManager {
+    pub(crate) fn current(&self) -> Lease {
         let shared = &*self.0;
         let Ok(handle) = Handle::try_current() else {
-            return shared.first.1.clone();
+            return shared.first.load_full();
         };
         let id = handle.id();
-        if shared.first.0 == Some(id) {
-            return shared.first.1.clone();
+        if shared.home == Some(id) {
+            return shared.first.load_full();
         }
-        // A poisoned lock only means a thread panicked while holding it; the list itself
-        // is never left half-changed (a push is the only change).
-        let mut others = shared.others.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut others = shared.others();
         if let Some((_, conn)) = others.iter().find(|(runtime, _)| *runtime == id) {
-            return conn.clone();
+            return Arc::clone(conn);
         }
         if others.len() >= MAX_RUNTIMES {
-            return shared.first.1.clone();
+            return shared.first.load_full();
         }
-        match ConnectionManager::new_lazy_with_config(shared.client.clone(), shared.config.clone())
-        {
-            Ok(conn) => {
-                others.push((id, conn.clone()));
+        match shared.connect() {
+            Some(conn) => {
+                others.push((id, Arc::clone(&conn)));
                 conn
             }
-            Err(_) => shared.first.1.clone(),
+            None => shared.first.load_full(),
         }
     }
+
+    /// Told of every failed call on `conn`: when the failure is one its connection keeps
+    /// (see the module docs) and `conn` is still in use, a new connection replaces it.
+    /// Whether one did is returned for the tests.
+    pub(crate) fn failed(&self, conn: &Lease, err: &RedisError) -> bool {
+        if !kept_by_the_connection(err) {
+            return false;
+        }
+        let shared = &*self.0;
+        let current = shared.first.load();
+        if Arc::ptr_eq(&current, conn) {
+            let Some(fresh) = shared.connect() else {
+                return false;
+            };
+            let previous = shared.first.compare_and_swap(&current, fresh);
+            return Arc::ptr_eq(&previous, conn);
+        }
+        let mut others = shared.others();
+        let Some((_, held)) = others.iter_mut().find(|(_, held)| Arc::ptr_eq(held, conn)) else {
+            return false;
+        };
+        match shared.connect() {
+            Some(fresh) => {
+                *held = fresh;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Shared {
+    fn connect(&self) -> Option<Lease> {
+        ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            .ok()
+            .map(Arc::new)
+    }
+
+    fn others(&self) -> std::sync::MutexGuard<'_, Vec<(Id, Lease)>> {
+        // A poisoned lock only means a thread panicked while holding it; the list itself
+        // is never left half-changed (a push or a swap of one entry is the only change).
+        self.others.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Failures that a [`ConnectionManager`] keeps when they happen while it connects: the
+/// answers did not parse (something other than Redis holds the port for a while), or
+/// Redis refused the credentials (a password rotated on Redis before the application).
+/// After a command, the same failures are harmless to act on: the connection is remade
+/// once more than needed.
+fn kept_by_the_connection(err: &RedisError) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::Parse | ErrorKind::AuthenticationFailed
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redis::ServerErrorKind;
 
     fn connections() -> RuntimeConnections {
         let client = redis::Client::open("redis://127.0.0.1:1/").expect("a valid URL");
@@ -140,5 +211,49 @@ mod tests {
             runtime().block_on(async { conns.current() });
         }
         assert_eq!(runtimes_with_their_own(&conns).len(), MAX_RUNTIMES);
+    }
+
+    fn parse_error() -> RedisError {
+        RedisError::from(redis::ParsingError::from("not RESP"))
+    }
+
+    #[test]
+    fn a_kept_failure_replaces_the_connection_once() {
+        let rt = runtime();
+        let conns = rt.block_on(async { connections() });
+        let held = rt.block_on(async { conns.current() });
+        assert!(rt.block_on(async { conns.failed(&held, &parse_error()) }));
+        let fresh = rt.block_on(async { conns.current() });
+        assert!(!Arc::ptr_eq(&held, &fresh), "the next call gets a new one");
+        // A second call that failed on the old connection leaves the new one alone.
+        assert!(!rt.block_on(async { conns.failed(&held, &parse_error()) }));
+        assert!(Arc::ptr_eq(&fresh, &rt.block_on(async { conns.current() })));
+
+        let other = runtime();
+        let theirs = other.block_on(async { conns.current() });
+        let refused = RedisError::from((ErrorKind::AuthenticationFailed, "WRONGPASS"));
+        assert!(other.block_on(async { conns.failed(&theirs, &refused) }));
+        let replaced = other.block_on(async { conns.current() });
+        assert!(!Arc::ptr_eq(&theirs, &replaced));
+        assert!(
+            Arc::ptr_eq(&fresh, &rt.block_on(async { conns.current() })),
+            "other runtimes' connections are untouched"
+        );
+    }
+
+    #[test]
+    fn failures_the_connection_recovers_from_keep_it() {
+        let rt = runtime();
+        let conns = rt.block_on(async { connections() });
+        let held = rt.block_on(async { conns.current() });
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        let script = RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ResponseError),
+            "ERR user_script:1: oops",
+        ));
+        for err in [io, script] {
+            assert!(!rt.block_on(async { conns.failed(&held, &err) }), "{err}");
+        }
+        assert!(Arc::ptr_eq(&held, &rt.block_on(async { conns.current() })));
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use redis::aio::ConnectionManagerConfig;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
@@ -199,9 +199,10 @@ impl RedisStore {
         let ping = redis::cmd("PING");
         match &self.conn {
             Connection::Single(conns) => {
-                let mut conn = conns.current();
-                self.bounded("connect", ping.query_async::<Value>(&mut conn))
-                    .await?;
+                self.on_single("connect", conns, |mut conn| async move {
+                    ping.query_async::<Value>(&mut conn).await
+                })
+                .await?;
             }
             Connection::Cluster(conn) => {
                 let mut conn = conn.clone();
@@ -225,6 +226,30 @@ impl RedisStore {
         }
     }
 
+    /// Runs `call` on the calling runtime's connection to the single Redis, bounded like
+    /// every call; a failure that the connection would keep answering with has it
+    /// replaced (see [`RuntimeConnections::failed`]).
+    async fn on_single<F, Fut>(
+        &self,
+        op: &'static str,
+        conns: &RuntimeConnections,
+        call: F,
+    ) -> Result<Value, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<Value>>,
+    {
+        let lease = conns.current();
+        let attempt = async {
+            let result = call(ConnectionManager::clone(&lease)).await;
+            if let Err(err) = &result {
+                conns.failed(&lease, err);
+            }
+            result
+        };
+        self.bounded(op, attempt).await
+    }
+
     /// One `EVALSHA` (plus, once after Redis lost its script cache, `SCRIPT LOAD` and a
     /// second `EVALSHA`). In a cluster, sent again while a node answers that it did not
     /// run it (the slot moved or is moving, a failover is under way) and time is left.
@@ -243,9 +268,10 @@ impl RedisStore {
         }
         match &self.conn {
             Connection::Single(conns) => {
-                let mut conn = conns.current();
-                self.bounded(op, invocation.invoke_async::<Value>(&mut conn))
-                    .await
+                self.on_single(op, conns, |mut conn| async move {
+                    invocation.invoke_async::<Value>(&mut conn).await
+                })
+                .await
             }
             Connection::Cluster(conn) => {
                 self.in_cluster(op, conn, |mut conn| {
@@ -261,8 +287,10 @@ impl RedisStore {
     async fn query(&self, op: &'static str, cmd: &redis::Cmd) -> Result<Value, StoreError> {
         match &self.conn {
             Connection::Single(conns) => {
-                let mut conn = conns.current();
-                self.bounded(op, cmd.query_async::<Value>(&mut conn)).await
+                self.on_single(op, conns, |mut conn| async move {
+                    cmd.query_async::<Value>(&mut conn).await
+                })
+                .await
             }
             Connection::Cluster(conn) => {
                 self.in_cluster(op, conn, |mut conn| async move {

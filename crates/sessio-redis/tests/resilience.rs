@@ -4,7 +4,11 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::{create, is_down, later, lifetime, new_key, no_touch, now, record, PrivateRedis};
 use redis::aio::MultiplexedConnection;
@@ -317,6 +321,165 @@ async fn a_lazy_store_starts_while_redis_is_down() {
         "lazy store served {:?} after Redis came up",
         started.elapsed()
     );
+}
+
+/// Stands in front of a Redis on a port of its own: while `garbage` is set, a new
+/// connection is answered with a line that is not RESP, whatever it sends; otherwise
+/// bytes pass both ways. What a client meets when it reconnects to a port that something
+/// other than Redis holds for a while (a restart, a failover, a misrouted proxy).
+struct FrontOfRedis {
+    port: u16,
+    garbage: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FrontOfRedis {
+    async fn start(redis_port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let port = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("local_addr: {e}"))
+            .port();
+        let garbage = Arc::new(AtomicBool::new(true));
+        let mode = Arc::clone(&garbage);
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let garbage = mode.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if garbage {
+                        let mut buf = [0u8; 1024];
+                        while matches!(client.read(&mut buf).await, Ok(n) if n > 0) {
+                            if client.write_all(b"THIS IS NOT REDIS\r\n").await.is_err() {
+                                break;
+                            }
+                        }
+                    } else if let Ok(mut redis) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", redis_port)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut redis).await;
+                    }
+                });
+            }
+        });
+        FrontOfRedis {
+            port,
+            garbage,
+            task,
+        }
+    }
+}
+
+impl Drop for FrontOfRedis {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A connection whose set-up got an answer that is not RESP fails the calls waiting on it
+/// with a clear error, and the next calls connect again: the store does not keep failing
+/// with that one connection's error once Redis answers properly.
+#[tokio::test]
+async fn a_connection_that_got_no_resp_is_made_again() {
+    let Some(server) = PrivateRedis::start("not_resp").await else {
+        return;
+    };
+    let front = FrontOfRedis::start(server.port).await;
+    let url = format!("redis://127.0.0.1:{}/", front.port);
+    let timeout = Duration::from_millis(300);
+    let store = RedisStore::connect_lazy(&url, RedisConfig::default().with_timeout(timeout))
+        .unwrap_or_else(|e| panic!("connect_lazy: {e}"));
+    // The client tries the set-up a few times (each time the call times out) before it
+    // settles on the parse error.
+    let started = Instant::now();
+    loop {
+        match store.load(&new_key(), no_touch(now())).await {
+            Err(StoreError::Protocol(m)) if m.contains("redis load") => break,
+            Err(StoreError::TimedOut(_)) if started.elapsed() < Duration::from_secs(10) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    front.garbage.store(false, Ordering::SeqCst);
+    let started = Instant::now();
+    let mut failures = 0;
+    loop {
+        match store.load(&new_key(), no_touch(now())).await {
+            Ok(loaded) => {
+                assert!(loaded.is_none());
+                break;
+            }
+            Err(err) => {
+                failures += 1;
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "still failing after 5 s and {failures} calls: {err}"
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "served again {:?} after Redis answered properly ({failures} failure(s) first)",
+        started.elapsed()
+    );
+}
+
+/// A password rotated on Redis after the store's configuration: connecting is refused
+/// (`Unavailable`) until Redis takes the store's password, and then the same store serves
+/// again without being rebuilt.
+#[tokio::test]
+async fn a_refused_password_is_tried_again_once_redis_takes_it() {
+    let Some(server) = PrivateRedis::start("rotated_password").await else {
+        return;
+    };
+    let mut raw = common::raw(&server.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    let require = |password: &'static str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("requirepass")
+            .arg(password)
+            .clone()
+    };
+    // The raw connection stays authenticated through both changes.
+    let _: () = require("old-secret")
+        .query_async(&mut raw)
+        .await
+        .unwrap_or_else(|e| panic!("CONFIG SET: {e}"));
+    let url = format!("redis://:new-secret@127.0.0.1:{}/", server.port);
+    let timeout = Duration::from_millis(300);
+    let store = RedisStore::connect_lazy(&url, RedisConfig::default().with_timeout(timeout))
+        .unwrap_or_else(|e| panic!("connect_lazy: {e}"));
+    let started = Instant::now();
+    loop {
+        match store.load(&new_key(), no_touch(now())).await {
+            Err(StoreError::Unavailable(m)) if m.contains("redis load") => break,
+            Err(StoreError::TimedOut(_)) if started.elapsed() < Duration::from_secs(10) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    let _: () = require("new-secret")
+        .query_async(&mut raw)
+        .await
+        .unwrap_or_else(|e| panic!("CONFIG SET: {e}"));
+    let started = Instant::now();
+    loop {
+        match store.load(&new_key(), no_touch(now())).await {
+            Ok(loaded) => {
+                assert!(loaded.is_none());
+                break;
+            }
+            Err(err) => assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "still failing 5 s after the password change: {err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
