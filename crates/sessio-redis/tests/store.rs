@@ -409,13 +409,10 @@ async fn load_and_push_appends_atomically_in_one_call() {
     };
     let now = now();
     let key = new_key();
-    create(
-        &t.store,
-        key,
-        record(now, lifetime(Some(600), None), &[("name", b"\"ada\"")]),
-        now,
-    )
-    .await;
+    // Bound to a user, so that the hash holds every field a session can have.
+    let mut rec = record(now, lifetime(Some(600), None), &[("name", b"\"ada\"")]);
+    rec.meta.user = Some("ada".into());
+    create(&t.store, key, rec, now).await;
     let store = Arc::new(t.store.clone());
     let tasks: Vec<_> = (0..50)
         .map(|i| {
@@ -455,6 +452,11 @@ async fn load_and_push_appends_atomically_in_one_call() {
     assert_eq!(loaded.record.meta.last_seen, later(now, 120));
     assert_eq!(loaded.record.values["cart"].version, 51);
     assert!(loaded.record.values["cart"].bytes.ends_with(b",50]"));
+    assert_eq!(
+        Some(&loaded.record),
+        load(&t.store, &key, later(now, 120)).await.as_ref(),
+        "the reply holds the whole record, as a load reads it"
+    );
     let name = t.session_key(&key);
     let ttl = t.ttl(&name).await;
     assert!((ttl - 720).abs() <= 2, "the TTL slid with the touch: {ttl}");
