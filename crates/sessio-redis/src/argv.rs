@@ -41,8 +41,8 @@ fn secs(t: Timestamp) -> u64 {
     t.unix_secs().min(MAX_SECS)
 }
 
-/// A session's meta as hash fields: `m`, `idle`, `abs`, `c`, `u` (the user index suffix,
-/// `""` when unbound).
+/// A session's meta as script arguments: `m`, and `idle`, `abs`, `c`, `u` (the user index
+/// suffix, `""` when unbound), of which the scripts make the hash's `t` field.
 struct MetaFields {
     m: Vec<u8>,
     idle: u64,
@@ -332,8 +332,8 @@ mod tests {
         let keys = keys();
         let (from, to) = (StoreKey::from_bytes([1; 32]), StoreKey::from_bytes([2; 32]));
         let fields = vec![
-            b"ls".to_vec(),
-            b"1000".to_vec(),
+            b"t".to_vec(),
+            b"1000 600 0 1000".to_vec(),
             b"v:a".to_vec(),
             b"x".to_vec(),
         ];
@@ -354,8 +354,26 @@ mod tests {
         assert_eq!(
             text(&call),
             [
-                "p:", "1010", "0", "M", "4", "ls", "1000", "v:a", "x", "0", "", "", "", "", "",
-                "1010", "0", "b", "s", "y"
+                "p:",
+                "1010",
+                "0",
+                "M",
+                "4",
+                "t",
+                "1000 600 0 1000",
+                "v:a",
+                "x",
+                "0",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "1010",
+                "0",
+                "b",
+                "s",
+                "y"
             ]
         );
         let call = take_out(&keys, &from, Timestamp::from_unix_secs(1010));

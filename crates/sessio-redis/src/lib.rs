@@ -35,11 +35,12 @@
 //! [Redis Cluster](#redis-cluster)). For the same reason a key prefix must not contain `{`
 //! or `}`: the constructors refuse one.
 //!
-//! A session hash has the fields `m` (the versioned binary `SessionMeta`), `ls` (last
-//! activity), `idle` (idle timeout), `abs` (absolute deadline), `c` (creation time), all
-//! in decimal unix seconds so the scripts can read them, `u` (the user index name after
-//! `{prefix}u:`, when bound), and per value `v:<name>` (its bytes) and `n:<name>` (its
-//! version). Redis expires the hash itself at the session's deadline (`EXPIREAT`), and a
+//! A session hash has the fields `m` (the versioned binary `SessionMeta`), `t` (what the
+//! scripts read of it: `"<last activity> <idle timeout> <absolute deadline> <creation
+//! time>"` in decimal unix seconds, then `" <user index name after {prefix}u:>"` when
+//! bound), and per value `v:<name>` (its bytes) and `n:<name>` (its version). One field
+//! for the scripts' copy keeps the `HGETALL` a read costs short: the client parses every
+//! string of the reply. Redis expires the hash itself at the session's deadline (`EXPIREAT`), and a
 //! user index at its last member's deadline; each index write also drops members whose
 //! deadline passed.
 //!

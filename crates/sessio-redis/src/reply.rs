@@ -168,7 +168,7 @@ pub(crate) fn load_and_push(value: Value) -> Result<Option<(bool, Found)>, BadRe
     }
 }
 
-/// Rebuilds a record from a hash: meta from `m` with `last_seen` from `ls` (or
+/// Rebuilds a record from a hash: meta from `m` with `last_seen` from `t` (or
 /// `touched_at`, when the load touched it), values from `v:`/`n:` pairs.
 pub(crate) fn record(
     fields: &Fields,
@@ -182,9 +182,9 @@ pub(crate) fn record(
     for (name, value) in fields.pairs() {
         match name {
             b"m" => meta = Some(SessionMeta::decode(value).map_err(Unreadable::Meta)?),
-            b"ls" => {
-                last_seen =
-                    Some(decimal(value).ok_or(Unreadable::Field("field ls is not a number"))?)
+            b"t" => {
+                let times = times(value).ok_or(Unreadable::Field("field t is malformed"))?;
+                last_seen = Some(times.last_seen);
             }
             other => {
                 if let Some(name) = other.strip_prefix(b"v:") {
@@ -198,12 +198,11 @@ pub(crate) fn record(
                         .ok_or(Unreadable::Field("a value version is not a number"))?;
                     versions.push((name, version));
                 }
-                // Other fields (idle, abs, c, u) are derived from m, for the scripts.
             }
         }
     }
     let mut meta = meta.ok_or(Unreadable::Field("field m is missing"))?;
-    let last_seen = last_seen.ok_or(Unreadable::Field("field ls is missing"))?;
+    let last_seen = last_seen.ok_or(Unreadable::Field("field t is missing"))?;
     meta.last_seen = touched_at.unwrap_or(Timestamp::from_unix_secs(last_seen));
     if versions.len() != values.len() {
         return Err(Unreadable::Field("a value and its version do not pair up"));
@@ -218,13 +217,35 @@ pub(crate) fn record(
     Ok(SessionRecord { meta, values })
 }
 
-/// A hash as raw bytes to send back (a rotation across hash slots copies it), and its
-/// `u` field if it has one.
+/// The `t` field, "<ls> <idle> <abs> <c>[ <u>]" in decimal seconds (see `common.lua`):
+/// what the store reads of it.
+struct Times<'a> {
+    last_seen: u64,
+    /// The user index suffix of a bound session.
+    user: Option<&'a [u8]>,
+}
+
+fn times(value: &[u8]) -> Option<Times<'_>> {
+    let mut tokens = value.split(|b| *b == b' ');
+    let last_seen = decimal(tokens.next()?)?;
+    for _ in 0..3 {
+        decimal(tokens.next()?)?;
+    }
+    let user = tokens.next();
+    if tokens.next().is_some() || user.is_some_and(<[u8]>::is_empty) {
+        return None;
+    }
+    Some(Times { last_seen, user })
+}
+
+/// A hash as raw bytes to send back (a rotation across hash slots copies it), and the
+/// user index suffix in its `t` field if it has one.
 pub(crate) fn raw_hash(fields: Fields) -> (Vec<Vec<u8>>, Option<String>) {
     let user = fields
         .pairs()
-        .find(|(name, _)| *name == b"u")
-        .map(|(_, value)| String::from_utf8_lossy(value).into_owned());
+        .find(|(name, _)| *name == b"t")
+        .and_then(|(_, value)| times(value)?.user)
+        .map(|user| String::from_utf8_lossy(user).into_owned());
     (fields.0, user)
 }
 
@@ -359,17 +380,15 @@ mod tests {
     }
 
     #[test]
-    fn record_takes_last_seen_from_ls_and_pairs_values() {
+    fn record_takes_last_seen_from_t_and_pairs_values() {
         let meta = meta_bytes();
         let fields = fields(&[
             b"n:cart",
             b"4",
             b"m",
             &meta,
-            b"ls",
-            b"130",
-            b"idle",
-            b"60",
+            b"t",
+            b"130 60 0 100",
             b"v:cart",
             b"\x00\x01",
         ]);
@@ -393,22 +412,43 @@ mod tests {
     fn unreadable_hashes_are_named_not_panicked_on() {
         let meta = meta_bytes();
         assert_eq!(
-            record(&fields(&[b"m", &meta, b"ls", b"1", b"v:a", b"x"]), None),
+            record(
+                &fields(&[b"m", &meta, b"t", b"1 0 9 1", b"v:a", b"x"]),
+                None
+            ),
             Err(Unreadable::Field("a value and its version do not pair up"))
         );
         assert_eq!(
             record(
-                &fields(&[b"m", &meta, b"ls", b"1", b"v:a", b"x", b"n:b", b"1"]),
+                &fields(&[b"m", &meta, b"t", b"1 0 9 1", b"v:a", b"x", b"n:b", b"1"]),
                 None
             ),
             Err(Unreadable::Field("a value has no version"))
         );
-        let garbage = fields(&[b"m", b"garbage", b"ls", b"1"]);
+        let garbage = fields(&[b"m", b"garbage", b"t", b"1 0 9 1"]);
         assert!(matches!(record(&garbage, None), Err(Unreadable::Meta(_))));
         assert_eq!(
-            record(&fields(&[b"ls", b"1"]), None),
+            record(&fields(&[b"t", b"1 0 9 1"]), None),
             Err(Unreadable::Field("field m is missing"))
         );
+        assert_eq!(
+            record(&fields(&[b"m", &meta]), None),
+            Err(Unreadable::Field("field t is missing"))
+        );
+        for t in [
+            &b"1"[..],
+            b"1 0 9",
+            b"x 0 9 1",
+            b"1 0 9 1 u extra",
+            b"1 0 9 1 ",
+        ] {
+            assert_eq!(
+                record(&fields(&[b"m", &meta, b"t", t]), None),
+                Err(Unreadable::Field("field t is malformed")),
+                "{}",
+                String::from_utf8_lossy(t)
+            );
+        }
     }
 
     #[test]
@@ -417,8 +457,8 @@ mod tests {
         let items = [
             &b"m"[..],
             &meta,
-            b"ls",
-            b"130",
+            b"t",
+            b"130 60 0 100 {abcd}ef",
             b"v:cart",
             b"[1]",
             b"n:cart",
@@ -478,9 +518,10 @@ mod tests {
 
     #[test]
     fn a_raw_hash_finds_its_user() {
-        let (raw, user) = raw_hash(fields(&[b"m", b"\x00", b"u", b"{abcd}ef"]));
+        let (raw, user) = raw_hash(fields(&[b"m", b"\x00", b"t", b"1 0 9 1 {abcd}ef"]));
         assert_eq!(raw.len(), 4);
         assert_eq!(user.as_deref(), Some("{abcd}ef"));
+        assert_eq!(raw_hash(fields(&[b"m", b"\x00", b"t", b"1 0 9 1"])).1, None);
         assert_eq!(raw_hash(fields(&[b"m", b"\x00"])).1, None);
     }
 

@@ -1,9 +1,11 @@
 -- Shared by every sessio script. A session is a hash "<prefix>s:{TTTT}<60 hex>" (TTTT: the
--- session's shard tag, a Redis Cluster hash tag) with the fields m (encoded meta), ls (last
--- seen), idle (idle timeout secs, 0 = none), abs (absolute deadline, 0 = none), c (created
--- at), u (user index suffix "{TTTT}<64 hex>", when bound), and per value v:<name> (bytes)
--- and n:<name> (version). A user index is a zset "<prefix>u:" .. u of members (a session
--- name without "<prefix>s:") scored by their deadline. A bound session carries its user's
+-- session's shard tag, a Redis Cluster hash tag) with the fields m (encoded meta), t (the
+-- times the scripts read, "<ls> <idle> <abs> <c>[ <u>]": last seen, idle timeout secs
+-- (0 = none), absolute deadline (0 = none), created at, and the user index suffix
+-- "{TTTT}<64 hex>" when bound), and per value v:<name> (bytes) and n:<name> (version).
+-- One field for the times keeps every HGETALL reply short: its caller pays for each
+-- string in it. A user index is a zset "<prefix>u:" .. u of members (a session name
+-- without "<prefix>s:") scored by their deadline. A bound session carries its user's
 -- tag, so the scripts reach a user's index and sessions within one hash slot; in a cluster
 -- that is what lets them touch keys the caller could not declare (index members).
 
@@ -47,39 +49,51 @@ local function unbind(prefix, now, key, u)
   tidy(idx, now)
 end
 
--- Records activity at ls (a decimal string) and moves the session's deadline, Redis TTL and
--- user-index score with it.
-local function slide(prefix, now_s, key, ls, idle, abs, u)
-  redis.call('HSET', key, 'ls', ls)
-  local d = deadline(tonumber(ls), idle, abs)
-  redis.call('EXPIREAT', key, int(d))
-  if u then bind(prefix, now_s, key, u, d) end
+-- A session's times from its t field: { ls, idle, abs, c (numbers), u (string or nil) },
+-- or nil when t is missing or malformed.
+local function times(t)
+  if not t then return nil end
+  local ls, idle, abs, c, u = string.match(t, '^(%d+) (%d+) (%d+) (%d+) ?(%S*)$')
+  if not ls then return nil end
+  if u == '' then u = nil end
+  return { ls = tonumber(ls), idle = tonumber(idle), abs = tonumber(abs), c = tonumber(c), u = u }
 end
 
--- From an HGETALL reply: ls, idle and abs as numbers, u, and the positions in the reply of
--- the fields named vname and nname (either may be nil). A field missing gives nil.
+-- The t field for times `s` (ls and c as given: numbers or decimal strings).
+local function times_field(s)
+  local t = int(s.ls) .. ' ' .. int(s.idle) .. ' ' .. int(s.abs) .. ' ' .. int(s.c)
+  if s.u then t = t .. ' ' .. s.u end
+  return t
+end
+
+-- Records activity at ls (a decimal string) in the session's times `s`, writes them, and
+-- moves the session's deadline, Redis TTL and user-index score with it.
+local function slide(prefix, now_s, key, s, ls)
+  s.ls = tonumber(ls)
+  redis.call('HSET', key, 't', times_field(s))
+  local d = deadline(s.ls, s.idle, s.abs)
+  redis.call('EXPIREAT', key, int(d))
+  if s.u then bind(prefix, now_s, key, s.u, d) end
+end
+
+-- From an HGETALL reply: the session's times (nil when t is missing or malformed) and the
+-- positions in the reply of the fields named vname and nname (either may be nil).
 local function scan(h, vname, nname)
-  local ls, idle, abs, u, vi, ni
+  local s, vi, ni
   for i = 1, #h, 2 do
     local f = h[i]
-    if f == 'ls' then ls = tonumber(h[i + 1])
-    elseif f == 'idle' then idle = tonumber(h[i + 1])
-    elseif f == 'abs' then abs = tonumber(h[i + 1])
-    elseif f == 'u' then u = h[i + 1]
+    if f == 't' then s = times(h[i + 1])
     elseif f == vname then vi = i + 1
     elseif f == nname then ni = i + 1
     end
   end
-  return ls, idle, abs, u, vi, ni
+  return s, vi, ni
 end
 
--- The expiry state of a session that is live at `now`, or nil (absent, unreadable or
--- past its deadline by the caller's clock).
+-- The times of a session that is live at `now`, or nil (absent, unreadable or past its
+-- deadline by the caller's clock).
 local function live(key, now)
-  local f = redis.call('HMGET', key, 'ls', 'idle', 'abs', 'u')
-  local ls, idle, abs = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
-  if not ls or not idle or not abs then return nil end
-  if now >= deadline(ls, idle, abs) then return nil end
-  return { ls = ls, idle = idle, abs = abs, u = f[4] }
+  local s = times(redis.call('HGET', key, 't'))
+  if not s or now >= deadline(s.ls, s.idle, s.abs) then return nil end
+  return s
 end
-

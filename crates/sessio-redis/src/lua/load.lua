@@ -4,13 +4,13 @@ local key, prefix, now_s = KEYS[1], ARGV[1], ARGV[2]
 local now = tonumber(now_s)
 local h = redis.call('HGETALL', key)
 if #h == 0 then return false end
-local ls, idle, abs, u = scan(h)
+local s = scan(h)
 -- Unreadable: hand it to the caller untouched, which reports it and treats it as absent.
-if not ls or not idle or not abs then return { 0, h } end
-if now >= deadline(ls, idle, abs) then return false end
+if not s then return { 0, h } end
+if now >= deadline(s.ls, s.idle, s.abs) then return false end
 local touched = 0
-if idle > 0 and now - ls >= tonumber(ARGV[3]) then
-  slide(prefix, now_s, key, now_s, idle, abs, u)
+if s.idle > 0 and now - s.ls >= tonumber(ARGV[3]) then
+  slide(prefix, now_s, key, s, now_s)
   touched = 1
 end
 return { touched, h }

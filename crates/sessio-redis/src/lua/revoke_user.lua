@@ -7,11 +7,10 @@ local n = 0
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if m ~= keep then
     local key = prefix .. 's:' .. m
-    local f = redis.call('HMGET', key, 'ls', 'idle', 'abs', 'u')
-    if f[4] == u then
-      local ls, idle, abs = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+    local s = times(redis.call('HGET', key, 't'))
+    if s and s.u == u then
       redis.call('DEL', key)
-      if ls and idle and abs and now < deadline(ls, idle, abs) then n = n + 1 end
+      if now < deadline(s.ls, s.idle, s.abs) then n = n + 1 end
     end
     redis.call('ZREM', KEYS[1], m)
   end

@@ -4,9 +4,11 @@
 local prefix, now_s, u = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_s, '+inf')) do
-  local f = redis.call('HMGET', prefix .. 's:' .. m, 'c', 'ls', 'idle', 'abs', 'u')
-  if f[5] == u then
-    for _, v in ipairs({ m, f[1], f[2], f[3], f[4] }) do out[#out + 1] = v end
+  local s = times(redis.call('HGET', prefix .. 's:' .. m, 't'))
+  if s and s.u == u then
+    for _, v in ipairs({ m, int(s.c), int(s.ls), int(s.idle), int(s.abs) }) do
+      out[#out + 1] = v
+    end
   end
 end
 return out

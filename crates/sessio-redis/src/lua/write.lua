@@ -14,17 +14,15 @@ local function hset_all(key, fields)
 end
 
 -- Applies Changes (ARGV from `base`: has_meta, m, idle, abs, c, u, ls, cleared, then
--- name/flag/bytes triples) to the live session `key` whose state is `s`.
+-- name/flag/bytes triples) to the live session `key` whose times are `s`.
 local function apply(key, s, base)
-  local idle, abs, u = s.idle, s.abs, s.u
   if ARGV[base] == '1' then
-    idle, abs = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-    redis.call('HSET', key, 'm', ARGV[base + 1], 'idle', ARGV[base + 2], 'abs', ARGV[base + 3], 'c', ARGV[base + 4])
+    s.idle, s.abs, s.c = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
+    redis.call('HSET', key, 'm', ARGV[base + 1])
     local nu = ARGV[base + 5]
-    if nu == '' then nu = false end
-    if u and u ~= nu then unbind(prefix, now_s, key, u) end
-    if nu then redis.call('HSET', key, 'u', nu) else redis.call('HDEL', key, 'u') end
-    u = nu
+    if nu == '' then nu = nil end
+    if s.u and s.u ~= nu then unbind(prefix, now_s, key, s.u) end
+    s.u = nu
   end
   if ARGV[base + 7] == '1' then
     for _, f in ipairs(redis.call('HKEYS', key)) do
@@ -41,15 +39,15 @@ local function apply(key, s, base)
       redis.call('HDEL', key, 'v:' .. name, 'n:' .. name)
     end
   end
-  slide(prefix, now_s, key, ARGV[base + 6], idle, abs, u)
+  slide(prefix, now_s, key, s, ARGV[base + 6])
 end
 
 local k = 1
 if ARGV[3] == '1' then
   local gone = KEYS[1]
-  local u = redis.call('HGET', gone, 'u')
+  local s = times(redis.call('HGET', gone, 't'))
   redis.call('DEL', gone)
-  if u then unbind(prefix, now_s, gone, u) end
+  if s and s.u then unbind(prefix, now_s, gone, s.u) end
   k = 2
 end
 
@@ -58,11 +56,10 @@ if op == 'C' then
   -- ARGV 5.. = m, ls, idle, abs, c, u, then name/version/bytes triples.
   local key = KEYS[k]
   if redis.call('EXISTS', key) == 1 then return 1 end
-  local fields = { 'm', ARGV[5], 'ls', ARGV[6], 'idle', ARGV[7], 'abs', ARGV[8], 'c', ARGV[9] }
-  if ARGV[10] ~= '' then
-    fields[#fields + 1] = 'u'
-    fields[#fields + 1] = ARGV[10]
-  end
+  local u = ARGV[10]
+  if u == '' then u = nil end
+  local t = times_field({ ls = ARGV[6], idle = ARGV[7], abs = ARGV[8], c = ARGV[9], u = u })
+  local fields = { 'm', ARGV[5], 't', t }
   for i = 11, #ARGV, 3 do
     fields[#fields + 1] = 'v:' .. ARGV[i]
     fields[#fields + 1] = ARGV[i + 2]
@@ -72,14 +69,14 @@ if op == 'C' then
   hset_all(key, fields)
   local d = deadline(tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
   redis.call('EXPIREAT', key, int(d))
-  if ARGV[10] ~= '' then bind(prefix, now_s, key, ARGV[10], d) end
+  if u then bind(prefix, now_s, key, u, d) end
   return 0
 elseif op == 'T' then
   -- ARGV 5 = last seen.
   local key = KEYS[k]
   local s = live(key, now)
   if not s then return 2 end
-  slide(prefix, now_s, key, ARGV[5], s.idle, s.abs, s.u)
+  slide(prefix, now_s, key, s, ARGV[5])
   return 0
 elseif op == 'U' then
   local key = KEYS[k]
@@ -106,12 +103,14 @@ elseif op == 'M' then
   if redis.call('EXISTS', key) == 1 then return 1 end
   local f = {}
   for i = 6, 5 + n, 2 do f[ARGV[i]] = ARGV[i + 1] end
-  local ls, idle, abs = tonumber(f.ls), tonumber(f.idle), tonumber(f.abs)
-  if not ls or not idle or not abs or now >= deadline(ls, idle, abs) then return 2 end
+  local s = times(f.t)
+  if not s or now >= deadline(s.ls, s.idle, s.abs) then return 2 end
+  -- Not bound here: the old membership is step 3's, and apply binds the new user's.
+  s.u = nil
   local fields = {}
   for i = 6, 5 + n do fields[#fields + 1] = ARGV[i] end
   hset_all(key, fields)
-  apply(key, { ls = ls, idle = idle, abs = abs }, 6 + n)
+  apply(key, s, 6 + n)
   return 0
 elseif op == 'X' then
   -- Rotation across hash slots, step 3 of 3: the old session goes, with its index entry.
