@@ -53,8 +53,11 @@ struct Shared {
     /// The connection made with the store. Read by every call of a multi-threaded
     /// server, hence a swap cell rather than a lock.
     first: ArcSwap<ConnectionManager>,
-    /// The connections made later, one per runtime that called the store.
-    others: Mutex<Vec<(Id, Lease)>>,
+    /// The connections made later, one per runtime that called the store. Read by every
+    /// call of every actix-web worker, so read without a lock; changed (a runtime's first
+    /// call, a replacement) by swapping in a new list under `changing`.
+    others: ArcSwap<Vec<(Id, Lease)>>,
+    changing: Mutex<()>,
 }
 
 impl RuntimeConnections {
@@ -71,7 +74,8 @@ impl RuntimeConnections {
             config,
             home,
             first: ArcSwap::from_pointee(first),
-            others: Mutex::new(Vec::new()),
+            others: ArcSwap::from_pointee(Vec::new()),
+            changing: Mutex::new(()),
         })))
     }
 
@@ -87,20 +91,26 @@ impl RuntimeConnections {
         if shared.home == Some(id) {
             return shared.first.load_full();
         }
-        let mut others = shared.others();
-        if let Some((_, conn)) = others.iter().find(|(runtime, _)| *runtime == id) {
-            return Arc::clone(conn);
+        if let Some(conn) = shared.held_by(id) {
+            return conn;
         }
+        let _changing = shared.changing();
+        // Looked up again: another thread of this runtime may have added it meanwhile.
+        if let Some(conn) = shared.held_by(id) {
+            return conn;
+        }
+        let others = shared.others.load();
         if others.len() >= MAX_RUNTIMES {
             return shared.first.load_full();
         }
-        match shared.connect() {
-            Some(conn) => {
-                others.push((id, Arc::clone(&conn)));
-                conn
-            }
-            None => shared.first.load_full(),
-        }
+        let Some(conn) = shared.connect() else {
+            return shared.first.load_full();
+        };
+        let mut more = Vec::with_capacity(others.len() + 1);
+        more.extend(others.iter().cloned());
+        more.push((id, Arc::clone(&conn)));
+        shared.others.store(Arc::new(more));
+        conn
     }
 
     /// Told of every failed call on `conn`: when the failure is one its connection keeps
@@ -119,17 +129,18 @@ impl RuntimeConnections {
             let previous = shared.first.compare_and_swap(&current, fresh);
             return Arc::ptr_eq(&previous, conn);
         }
-        let mut others = shared.others();
-        let Some((_, held)) = others.iter_mut().find(|(_, held)| Arc::ptr_eq(held, conn)) else {
+        let _changing = shared.changing();
+        let others = shared.others.load();
+        let Some(at) = others.iter().position(|(_, held)| Arc::ptr_eq(held, conn)) else {
             return false;
         };
-        match shared.connect() {
-            Some(fresh) => {
-                *held = fresh;
-                true
-            }
-            None => false,
-        }
+        let Some(fresh) = shared.connect() else {
+            return false;
+        };
+        let mut replaced = Vec::clone(&others);
+        replaced[at].1 = fresh;
+        shared.others.store(Arc::new(replaced));
+        true
     }
 }
 
@@ -140,10 +151,17 @@ impl Shared {
             .map(Arc::new)
     }
 
-    fn others(&self) -> std::sync::MutexGuard<'_, Vec<(Id, Lease)>> {
-        // A poisoned lock only means a thread panicked while holding it; the list itself
-        // is never left half-changed (a push or a swap of one entry is the only change).
-        self.others.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The connection of runtime `id`, if it has one of its own.
+    fn held_by(&self, id: Id) -> Option<Lease> {
+        let others = self.others.load();
+        let (_, conn) = others.iter().find(|(runtime, _)| *runtime == id)?;
+        Some(Arc::clone(conn))
+    }
+
+    fn changing(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A poisoned lock only means a thread panicked while holding it; the list is
+        // swapped whole, so it is never left half-changed.
+        self.changing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -178,8 +196,7 @@ mod tests {
     }
 
     fn runtimes_with_their_own(conns: &RuntimeConnections) -> Vec<Id> {
-        let others = conns.0.others.lock().expect("not poisoned");
-        others.iter().map(|(id, _)| *id).collect()
+        conns.0.others.load().iter().map(|(id, _)| *id).collect()
     }
 
     #[test]
