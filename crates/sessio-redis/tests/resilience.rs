@@ -386,44 +386,57 @@ async fn a_connection_that_got_no_resp_is_made_again() {
         return;
     };
     let front = FrontOfRedis::start(server.port).await;
-    let url = format!("redis://127.0.0.1:{}/", front.port);
-    let timeout = Duration::from_millis(300);
-    let store = RedisStore::connect_lazy(&url, RedisConfig::default().with_timeout(timeout))
-        .unwrap_or_else(|e| panic!("connect_lazy: {e}"));
-    // The client tries the set-up a few times (each time the call times out) before it
-    // settles on the parse error.
+    let store = lazy_store(&format!("redis://127.0.0.1:{}/", front.port));
+    fails_until(
+        &store,
+        |err| matches!(err, StoreError::Protocol(m) if m.contains("redis load")),
+    )
+    .await;
+    front.garbage.store(false, Ordering::SeqCst);
+    let (took, failures) = serves_again_within(&store, Duration::from_secs(5)).await;
+    eprintln!("served again {took:?} after Redis answered properly ({failures} failure(s) first)");
+}
+
+/// A store whose connection is made by its first call, with calls bounded by 300 ms.
+fn lazy_store(url: &str) -> RedisStore {
+    let config = RedisConfig::default().with_timeout(Duration::from_millis(300));
+    RedisStore::connect_lazy(url, config).unwrap_or_else(|e| panic!("connect_lazy: {e}"))
+}
+
+/// Loads until one fails as `expected` says. The client tries a connection's set-up a few
+/// times (each time the call times out) before it settles on the failure.
+async fn fails_until(store: &RedisStore, expected: impl Fn(&StoreError) -> bool) {
     let started = Instant::now();
     loop {
         match store.load(&new_key(), no_touch(now())).await {
-            Err(StoreError::Protocol(m)) if m.contains("redis load") => break,
+            Err(err) if expected(&err) => return,
             Err(StoreError::TimedOut(_)) if started.elapsed() < Duration::from_secs(10) => {}
             other => panic!("{other:?}"),
         }
     }
+}
 
-    front.garbage.store(false, Ordering::SeqCst);
+/// Loads every 50 ms until one serves (within `limit`): how long it took and how many
+/// failed first.
+async fn serves_again_within(store: &RedisStore, limit: Duration) -> (Duration, u32) {
     let started = Instant::now();
     let mut failures = 0;
     loop {
         match store.load(&new_key(), no_touch(now())).await {
             Ok(loaded) => {
                 assert!(loaded.is_none());
-                break;
+                return (started.elapsed(), failures);
             }
             Err(err) => {
                 failures += 1;
                 assert!(
-                    started.elapsed() < Duration::from_secs(5),
-                    "still failing after 5 s and {failures} calls: {err}"
+                    started.elapsed() < limit,
+                    "still failing after {limit:?} and {failures} calls: {err}"
                 );
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    eprintln!(
-        "served again {:?} after Redis answered properly ({failures} failure(s) first)",
-        started.elapsed()
-    );
 }
 
 /// A password rotated on Redis after the store's configuration: connecting is refused
@@ -449,37 +462,17 @@ async fn a_refused_password_is_tried_again_once_redis_takes_it() {
         .query_async(&mut raw)
         .await
         .unwrap_or_else(|e| panic!("CONFIG SET: {e}"));
-    let url = format!("redis://:new-secret@127.0.0.1:{}/", server.port);
-    let timeout = Duration::from_millis(300);
-    let store = RedisStore::connect_lazy(&url, RedisConfig::default().with_timeout(timeout))
-        .unwrap_or_else(|e| panic!("connect_lazy: {e}"));
-    let started = Instant::now();
-    loop {
-        match store.load(&new_key(), no_touch(now())).await {
-            Err(StoreError::Unavailable(m)) if m.contains("redis load") => break,
-            Err(StoreError::TimedOut(_)) if started.elapsed() < Duration::from_secs(10) => {}
-            other => panic!("{other:?}"),
-        }
-    }
-
+    let store = lazy_store(&format!("redis://:new-secret@127.0.0.1:{}/", server.port));
+    fails_until(
+        &store,
+        |err| matches!(err, StoreError::Unavailable(m) if m.contains("redis load")),
+    )
+    .await;
     let _: () = require("new-secret")
         .query_async(&mut raw)
         .await
         .unwrap_or_else(|e| panic!("CONFIG SET: {e}"));
-    let started = Instant::now();
-    loop {
-        match store.load(&new_key(), no_touch(now())).await {
-            Ok(loaded) => {
-                assert!(loaded.is_none());
-                break;
-            }
-            Err(err) => assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "still failing 5 s after the password change: {err}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    serves_again_within(&store, Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
