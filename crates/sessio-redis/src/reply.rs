@@ -217,7 +217,7 @@ pub(crate) fn record(
     Ok(SessionRecord { meta, values })
 }
 
-/// The `t` field, "<ls> <idle> <abs> <c>[ <u>]" in decimal seconds (see `common.lua`):
+/// The `t` field, `"<ls> <idle> <abs> <c>[ <u>]"` in decimal seconds (see `common.lua`):
 /// what the store reads of it.
 struct Times<'a> {
     last_seen: u64,
