@@ -90,6 +90,25 @@ pub(crate) fn load_and_push(
     call
 }
 
+/// `push.lua`: the time, the value's and its version's field names, the element.
+pub(crate) fn push(
+    keys: &Keys,
+    key: &StoreKey,
+    now: Timestamp,
+    name: &str,
+    element: &[u8],
+) -> Call {
+    let mut call = Call {
+        keys: vec![keys.session(key)],
+        args: Vec::with_capacity(4),
+    };
+    call.num(secs(now))
+        .arg(format!("v:{name}"))
+        .arg(format!("n:{name}"))
+        .arg(element);
+    call
+}
+
 /// `load.lua` with a touch interval no session reaches: reads a live session and changes
 /// nothing (the first step of a rotation across hash slots).
 pub(crate) fn peek(keys: &Keys, key: &StoreKey, now: Timestamp) -> Call {
@@ -325,6 +344,16 @@ mod tests {
                 "d", ""
             ]
         );
+    }
+
+    #[test]
+    fn a_push_names_the_fields_it_reads_and_writes() {
+        let keys = keys();
+        let key = StoreKey::from_bytes([1; 32]);
+        let now = Timestamp::from_unix_secs(1010);
+        let call = push(&keys, &key, now, "cart", b"\"pear\"");
+        assert_eq!(call.keys, vec![keys.session(&key)]);
+        assert_eq!(text(&call), ["1010", "v:cart", "n:cart", "\"pear\""]);
     }
 
     #[test]

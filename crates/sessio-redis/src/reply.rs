@@ -94,7 +94,10 @@ pub(crate) struct Fields(Vec<Vec<u8>>);
 
 impl Fields {
     fn new(value: Value, what: &str) -> Result<Self, BadReply> {
-        let items = array(value, what)?;
+        Fields::from_items(array(value, what)?, what)
+    }
+
+    fn from_items(items: Vec<Value>, what: &str) -> Result<Self, BadReply> {
         if items.len() % 2 != 0 {
             return Err(BadReply(format!(
                 "{what}: hash has a field without a value"
@@ -166,6 +169,29 @@ pub(crate) fn load_and_push(value: Value) -> Result<Option<(bool, Found)>, BadRe
             "load_and_push: reply is not [status, flag, hash]",
         ))),
     }
+}
+
+/// `push.lua`'s reply: absent, or whether it appended, and the hash after it (never
+/// touched): the hash's items followed by the status.
+pub(crate) fn push(value: Value) -> Result<Option<(bool, Found)>, BadReply> {
+    if value == Value::Nil {
+        return Ok(None);
+    }
+    let mut items = array(value, "push")?;
+    let appended = match items.pop() {
+        Some(Value::Int(1)) => true,
+        Some(Value::Int(2)) => false,
+        Some(other) => return Err(bad("push status", &other)),
+        None => return Err(BadReply(String::from("push: empty reply"))),
+    };
+    let fields = Fields::from_items(items, "push")?;
+    Ok(Some((
+        appended,
+        Found::Hash {
+            touched: false,
+            fields,
+        },
+    )))
 }
 
 /// Rebuilds a record from a hash: meta from `m` with `last_seen` from `t` (or
@@ -499,6 +525,51 @@ mod tests {
             Value::Array(vec![s(b"m")]),
         ]);
         assert!(load_and_push(odd).is_err());
+    }
+
+    #[test]
+    fn a_push_reply_is_the_hash_then_its_status() {
+        let meta = meta_bytes();
+        let hash_items = || {
+            [
+                &b"m"[..],
+                &meta,
+                b"t",
+                b"130 60 0 100",
+                b"v:cart",
+                b"[1,2]",
+                b"n:cart",
+                b"2",
+            ]
+            .iter()
+            .map(|i| s(i))
+            .collect::<Vec<_>>()
+        };
+        let with_status = |status: Value| {
+            let mut items = hash_items();
+            items.push(status);
+            Value::Array(items)
+        };
+        for (status, appended) in [(1, true), (2, false)] {
+            let Ok(Some((got, Found::Hash { touched, fields }))) =
+                push(with_status(Value::Int(status)))
+            else {
+                panic!("status {status}: a hash");
+            };
+            assert_eq!(got, appended);
+            assert!(!touched, "the script without the touch never touches");
+            let record = record(&fields, None).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(record.values["cart"].bytes, b"[1,2]");
+        }
+        assert!(matches!(push(Value::Nil), Ok(None)));
+        assert!(push(with_status(Value::Int(3))).is_err(), "unknown status");
+        assert!(push(with_status(s(b"1"))).is_err(), "status not an integer");
+        assert!(push(Value::Array(hash_items())).is_err(), "no status");
+        assert!(push(Value::Array(Vec::new())).is_err(), "empty");
+        let mut odd = hash_items();
+        odd.pop();
+        odd.push(Value::Int(1));
+        assert!(push(Value::Array(odd)).is_err(), "a field without a value");
     }
 
     #[test]

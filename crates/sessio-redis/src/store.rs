@@ -343,6 +343,20 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// After a script that could touch read `key`: a live session was last seen at its
+    /// record's `last_seen` (the touch's time when it touched), so its loads and pushes
+    /// need no script that touches until the interval has passed; a gone one is forgotten.
+    fn remember(&self, key: &StoreKey, loaded: Option<&Loaded>, touch: TouchRule) {
+        match loaded {
+            Some(l) => self
+                .recent
+                .seen(key, l.record.meta.last_seen, touch.interval, touch.now),
+            None => self.recent.forget(key),
+        }
+    }
+}
+
 /// The checks every constructor makes before building a connection.
 fn prepare(config: &RedisConfig) -> Result<Keys, StoreError> {
     if tokio::runtime::Handle::try_current().is_err() {
@@ -377,13 +391,7 @@ impl SessionStore for RedisStore {
             let value = self.eval("load", &SCRIPTS.load, call).await?;
             let found = reply::load(value).map_err(|e| from_reply("load", e))?;
             let loaded = loaded(key, found, touch);
-            match &loaded {
-                Some(l) => {
-                    self.recent
-                        .seen(key, l.record.meta.last_seen, touch.interval, touch.now)
-                }
-                None => self.recent.forget(key),
-            }
+            self.remember(key, loaded.as_ref(), touch);
             Ok(loaded)
         })
     }
@@ -396,15 +404,33 @@ impl SessionStore for RedisStore {
         element: &'a [u8],
     ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
         Box::pin(async move {
-            let call = argv::load_and_push(&self.keys, key, touch, name, element);
-            let value = self
-                .eval("load_and_push", &SCRIPTS.load_and_push, call)
-                .await?;
-            let reply = reply::load_and_push(value).map_err(|e| from_reply("load_and_push", e))?;
+            let touch_not_due = self.recent.touch_not_due(key, touch.now, touch.interval);
+            let reply = if touch_not_due {
+                // No touch can be due: the script without the touch, a third cheaper.
+                let call = argv::push(&self.keys, key, touch.now, name, element);
+                let value = self.eval("load_and_push", &SCRIPTS.push, call).await?;
+                reply::push(value)
+            } else {
+                let call = argv::load_and_push(&self.keys, key, touch, name, element);
+                let value = self
+                    .eval("load_and_push", &SCRIPTS.load_and_push, call)
+                    .await?;
+                reply::load_and_push(value)
+            };
+            let reply = reply.map_err(|e| from_reply("load_and_push", e))?;
             let Some((appended, found)) = reply else {
+                self.recent.forget(key);
                 return Ok(PushOutcome::Absent);
             };
-            Ok(match loaded(key, found, touch) {
+            let loaded = loaded(key, found, touch);
+            if touch_not_due {
+                if loaded.is_none() {
+                    self.recent.forget(key);
+                }
+            } else {
+                self.remember(key, loaded.as_ref(), touch);
+            }
+            Ok(match loaded {
                 None => PushOutcome::Absent,
                 Some(loaded) if appended => PushOutcome::Pushed(loaded),
                 Some(loaded) => PushOutcome::NotAList(loaded),

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::{create, is_down, later, lifetime, new_key, no_touch, now, record, PrivateRedis};
 use redis::aio::MultiplexedConnection;
-use sessio::{SessionStore, StoreError, TouchRule};
+use sessio::{PushOutcome, SessionStore, StoreError, TouchRule};
 use sessio_core::machine::Changes;
 use sessio_core::{StoreWrite, Timestamp};
 use sessio_redis::{RedisConfig, RedisStore};
@@ -183,12 +183,153 @@ async fn every_store_call_is_one_script_call() {
         "load_and_push",
         store.load_and_push(&key, touch_due, "list", b"\"x\"")
     );
+    // That push touched the session at now + 120: ten seconds on, no touch is due.
+    let no_touch_due = TouchRule {
+        now: later(now, 130),
+        interval: Duration::from_secs(60),
+    };
+    count!(
+        "load_and_push (no touch due)",
+        store.load_and_push(&key, no_touch_due, "list", b"\"y\"")
+    );
     count!("user_sessions", store.user_sessions("ada", now));
     count!("revoke_user", store.revoke_user("ada", None, now));
     for (what, n) in &counts {
         eprintln!("{what}: {n} script call(s)");
     }
     assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
+}
+
+/// Which of the two push scripts Redis holds, after a `SCRIPT FLUSH` and one push: the
+/// one that push ran.
+async fn push_scripts_loaded(raw: &mut MultiplexedConnection) -> (bool, bool) {
+    let lean = redis::Script::new(include_str!("../src/lua/push.lua"));
+    let touching = redis::Script::new(concat!(
+        include_str!("../src/lua/common.lua"),
+        include_str!("../src/lua/load_and_push.lua")
+    ));
+    let exists: Vec<bool> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(lean.get_hash())
+        .arg(touching.get_hash())
+        .query_async(raw)
+        .await
+        .unwrap_or_else(|e| panic!("SCRIPT EXISTS: {e}"));
+    (exists[0], exists[1])
+}
+
+async fn flush_scripts(raw: &mut MultiplexedConnection) {
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(raw)
+        .await
+        .unwrap_or_else(|e| panic!("SCRIPT FLUSH: {e}"));
+}
+
+#[tokio::test]
+async fn a_push_with_no_touch_due_runs_the_script_without_the_touch() {
+    let Some(server) = PrivateRedis::start("push_no_touch").await else {
+        return;
+    };
+    let mut raw = common::raw(&server.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    let store = private_store(&server, Duration::from_secs(2)).await;
+    let now = now();
+    let (key, gone) = (new_key(), new_key());
+    for k in [key, gone] {
+        let rec = record(now, lifetime(Some(600), None), &[("cart", b"[\"a\"]")]);
+        create(&store, k, rec, now).await;
+    }
+    let cart = |outcome: &Result<PushOutcome, StoreError>| match outcome {
+        Ok(PushOutcome::Pushed(l)) => (l.touched, l.record.meta.last_seen, {
+            let value = &l.record.values["cart"];
+            (value.bytes.clone(), value.version)
+        }),
+        other => panic!("{other:?}"),
+    };
+
+    // This store has not read the session yet: the script that may touch runs, and
+    // from its answer the store knows when a touch is next due.
+    flush_scripts(&mut raw).await;
+    let first = store
+        .load_and_push(&key, no_touch(now), "cart", b"\"b\"")
+        .await;
+    assert_eq!(push_scripts_loaded(&mut raw).await, (false, true));
+    assert_eq!(cart(&first), (false, now, (b"[\"a\",\"b\"]".to_vec(), 2)));
+
+    // Within the interval: the script without the touch, which appends the same way.
+    flush_scripts(&mut raw).await;
+    let second = store
+        .load_and_push(&key, no_touch(later(now, 10)), "cart", b"\"c\"")
+        .await;
+    assert_eq!(push_scripts_loaded(&mut raw).await, (true, false));
+    let stored = b"[\"a\",\"b\",\"c\"]".to_vec();
+    assert_eq!(cart(&second), (false, now, (stored, 3)));
+    let name = common::session_key("sessio:", &key);
+    let () = redis::cmd("HSET")
+        .arg(&name)
+        .arg("v:word")
+        .arg("\"x\"")
+        .arg("n:word")
+        .arg("1")
+        .query_async::<i64>(&mut raw)
+        .await
+        .map(|_| ())
+        .unwrap_or_else(|e| panic!("HSET: {e}"));
+    flush_scripts(&mut raw).await;
+    let word = store
+        .load_and_push(&key, no_touch(later(now, 10)), "word", b"1")
+        .await;
+    assert_eq!(push_scripts_loaded(&mut raw).await, (true, false));
+    assert!(
+        matches!(word, Ok(PushOutcome::NotAList(ref l)) if l.record.values["word"].bytes == b"\"x\""),
+        "{word:?}"
+    );
+
+    // Past the deadline by the caller's clock (Redis still holds the hash): absent, and
+    // nothing is written.
+    let before: Vec<u8> = hget(&mut raw, &name, "v:cart").await;
+    flush_scripts(&mut raw).await;
+    let late = store
+        .load_and_push(&key, no_touch(later(now, 700)), "cart", b"\"d\"")
+        .await;
+    assert_eq!(push_scripts_loaded(&mut raw).await, (true, false));
+    assert!(matches!(late, Ok(PushOutcome::Absent)), "{late:?}");
+    assert_eq!(hget(&mut raw, &name, "v:cart").await, before);
+
+    // Deleted behind the store's back: absent, and no hash is made.
+    let _ = store
+        .load_and_push(&gone, no_touch(now), "cart", b"1")
+        .await;
+    let gone_name = common::session_key("sessio:", &gone);
+    let () = redis::cmd("DEL")
+        .arg(&gone_name)
+        .query_async::<i64>(&mut raw)
+        .await
+        .map(|_| ())
+        .unwrap_or_else(|e| panic!("DEL: {e}"));
+    flush_scripts(&mut raw).await;
+    let deleted = store
+        .load_and_push(&gone, no_touch(later(now, 10)), "cart", b"2")
+        .await;
+    assert_eq!(push_scripts_loaded(&mut raw).await, (true, false));
+    assert!(matches!(deleted, Ok(PushOutcome::Absent)), "{deleted:?}");
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&gone_name)
+        .query_async(&mut raw)
+        .await
+        .unwrap_or_else(|e| panic!("EXISTS: {e}"));
+    assert_eq!(exists, 0);
+}
+
+async fn hget(raw: &mut MultiplexedConnection, name: &str, field: &str) -> Vec<u8> {
+    redis::cmd("HGET")
+        .arg(name)
+        .arg(field)
+        .query_async(raw)
+        .await
+        .unwrap_or_else(|e| panic!("HGET: {e}"))
 }
 
 #[tokio::test]
