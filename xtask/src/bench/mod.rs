@@ -195,11 +195,14 @@ fn measure_all(
         for spec in &specs {
             servers.push(start(spec, redis_url, cpu, &mut failed_starts)?);
         }
+        // Reads Redis's CPU time around the rounds of the rows that use it.
+        let mut redis = Redis::connect(redis_url)?;
         for workload in Workload::ALL {
             let mut rounds: Vec<Vec<Round>> = specs.iter().map(|_| Vec::new()).collect();
             for _ in 0..plan.rounds {
-                for (server, measured) in servers.iter().zip(&mut rounds) {
-                    measured.push(runner::measure(server, workload, plan)?);
+                for ((server, spec), measured) in servers.iter().zip(&specs).zip(&mut rounds) {
+                    let redis = spec.uses_redis().then_some(&mut redis);
+                    measured.push(runner::measure(server, workload, plan, redis)?);
                 }
             }
             for (spec, measured) in specs.iter().zip(rounds) {

@@ -26,6 +26,17 @@ pub(crate) fn bench_url(url: &str) -> Result<String, String> {
     Ok(format!("redis://{authority}/{BENCH_DB}"))
 }
 
+/// `used_cpu_user` + `used_cpu_sys` of an `INFO cpu` reply.
+fn cpu_secs(info: &str) -> Result<f64, String> {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .ok_or_else(|| format!("redis INFO cpu: no {name}"))
+    };
+    Ok(field("used_cpu_user")? + field("used_cpu_sys")?)
+}
+
 /// `host:port` of the bench URL.
 fn address(url: &str) -> String {
     let authority = url
@@ -100,6 +111,12 @@ impl Redis {
     /// Empties the bench database.
     pub(crate) fn flush_bench_db(&mut self) -> Result<(), String> {
         self.command(&["FLUSHDB"]).map(drop)
+    }
+
+    /// The Redis process's CPU time so far (user + system, every thread), in seconds,
+    /// from `INFO cpu`.
+    pub(crate) fn cpu_secs(&mut self) -> Result<f64, String> {
+        cpu_secs(&self.command(&["INFO", "cpu"])?)
     }
 
     /// Server-wide `calls` per command, from `INFO commandstats`.
@@ -198,6 +215,14 @@ pub(crate) fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_is_user_plus_system() {
+        let info = "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:2.500000\r\n\
+                    used_cpu_sys_children:9.000000\r\nused_cpu_user_children:9.000000\r\n";
+        assert_eq!(cpu_secs(info), Ok(3.75));
+        assert!(cpu_secs("# CPU\r\nused_cpu_sys:1.0\r\n").is_err());
+    }
 
     #[test]
     fn urls() {

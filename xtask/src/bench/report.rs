@@ -132,7 +132,8 @@ impl Report {
              \"server CPU\" is the server process's CPU use in cores: below ~0.95 with \
              pinning, the client (or the machine) rather than the server was the limit. \
              \"CPU µs/req\" is the server's CPU time per request, which holds up better than \
-             req/s when the machine is shared.\n",
+             req/s when the machine is shared; \"Redis µs/req\" is Redis's (unpinned, on the \
+             same two cores), for the rows that use it.\n",
             m.cpus,
             m.cpu_model,
             m.kernel,
@@ -213,9 +214,9 @@ impl Report {
         let _ = writeln!(md, "## {}\n", workload.title());
         let _ = writeln!(
             md,
-            "| framework | server | req/s | p50 | p99 | vs bare | vs peer | server CPU | CPU µs/req | errors |"
+            "| framework | server | req/s | p50 | p99 | vs bare | vs peer | server CPU | CPU µs/req | Redis µs/req | errors |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for framework in self.frameworks() {
             for row in Row::ALL {
                 let Some(cell) = self.cell(framework, row, workload) else {
@@ -232,14 +233,18 @@ impl Report {
                 let vs_bare = ratio(self.cell(framework, Row::Bare, workload));
                 let vs_peer = ratio(row.peer().and_then(|p| self.cell(framework, p, workload)));
                 let server = cell.server();
+                let per_request = |cores: f64| cores / cell.measured.requests_per_sec * 1e6;
+                let redis = cell.measured.redis_cpu.map_or("–".to_owned(), |cores| {
+                    format!("{:.1}", per_request(cores))
+                });
                 let _ = writeln!(
                     md,
-                    "| {framework} | {server} | {:.0} | {} | {} | {vs_bare} | {vs_peer} | {:.2} | {:.1} | {} |",
+                    "| {framework} | {server} | {:.0} | {} | {} | {vs_bare} | {vs_peer} | {:.2} | {:.1} | {redis} | {} |",
                     cell.measured.requests_per_sec,
                     micros(cell.measured.p50),
                     micros(cell.measured.p99),
                     cell.measured.server_cpu,
-                    cell.measured.server_cpu / cell.measured.requests_per_sec * 1e6,
+                    per_request(cell.measured.server_cpu),
                     cell.measured.errors,
                 );
             }

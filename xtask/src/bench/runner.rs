@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::redis_stats::Redis;
 use super::servers::{Row, Server};
 use crate::load::{self, Client, Limit, LoadSpec, Response};
 
@@ -80,6 +81,9 @@ pub(crate) struct Round {
     pub(crate) errors: u64,
     /// The server's CPU use over the round, in cores (1.0 = one core fully busy).
     pub(crate) server_cpu: f64,
+    /// Redis's CPU use over the round, in cores, for a server that uses Redis (measured
+    /// while no other row runs).
+    pub(crate) redis_cpu: Option<f64>,
 }
 
 /// The median of a cell's rounds by requests/s, with its own latencies and CPU (a
@@ -126,6 +130,7 @@ pub(crate) fn measure(
     server: &Server,
     workload: Workload,
     plan: CellPlan,
+    mut redis: Option<&mut Redis>,
 ) -> Result<Round, String> {
     let setup = |conn: usize, client: &mut Client| workload.setup(client, conn);
     let request = |_conn: usize, _seq: u64, client: &mut Client| workload.send(client);
@@ -138,11 +143,19 @@ pub(crate) fn measure(
         setup_every: (workload == Workload::AddToCart).then_some(CART_RESET),
         request: &request,
     };
+    let redis_before = match redis.as_deref_mut() {
+        Some(redis) => Some(redis.cpu_secs()?),
+        None => None,
+    };
     let cpu_before = server.cpu_secs();
     let started = Instant::now();
     let stats = load::run(&spec)?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = (server.cpu_secs() - cpu_before) / wall;
+    let redis_cpu = match (redis, redis_before) {
+        (Some(redis), Some(before)) => Some((redis.cpu_secs()? - before) / wall),
+        _ => None,
+    };
     if let Some(err) = &stats.first_error {
         eprintln!("    warning: {err}");
     }
@@ -152,5 +165,6 @@ pub(crate) fn measure(
         p99: stats.latency.quantile(0.99),
         errors: stats.bad_status + stats.failed_connections,
         server_cpu: cpu,
+        redis_cpu,
     })
 }

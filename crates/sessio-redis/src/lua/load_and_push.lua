@@ -7,6 +7,8 @@
 -- copies: one HGETALL and at most one HSET, and the reply is the HGETALL table itself
 -- (callgrind on redis-server 7.0, a 32-item cart: 170k instructions per call with HMGET +
 -- HGET + HSET + HINCRBY + HGETALL and the reply packed into one string, 115k now).
+-- When the caller knows no touch can be due, it runs push.lua instead, which does the
+-- same append without the touch for about two thirds of this.
 local key, prefix, now_s = KEYS[1], ARGV[1], ARGV[2]
 local now = tonumber(now_s)
 local vname, nname = 'v:' .. ARGV[4], 'n:' .. ARGV[4]
