@@ -39,6 +39,21 @@ async fn calls(raw: &mut MultiplexedConnection, prefixes: &[&str]) -> u64 {
         .sum()
 }
 
+/// A private Redis, a plain connection to it (for `INFO`, `CONFIG`, `SCRIPT` and raw
+/// reads and writes) and a store on it with this timeout; `None` where no `redis-server`
+/// can be started (the skip is reported by [`PrivateRedis::start`]).
+async fn private_redis(
+    test: &str,
+    timeout: Duration,
+) -> Option<(PrivateRedis, MultiplexedConnection, RedisStore)> {
+    let server = PrivateRedis::start(test).await?;
+    let raw = common::raw(&server.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    let store = private_store(&server, timeout).await;
+    Some((server, raw, store))
+}
+
 async fn private_store(server: &PrivateRedis, timeout: Duration) -> RedisStore {
     let config = RedisConfig::default().with_timeout(timeout);
     RedisStore::connect(&server.url(), config)
@@ -48,13 +63,11 @@ async fn private_store(server: &PrivateRedis, timeout: Duration) -> RedisStore {
 
 #[tokio::test]
 async fn every_store_call_is_one_script_call() {
-    let Some(server) = PrivateRedis::start("round_trips").await else {
+    let Some((_server, mut raw, store)) =
+        private_redis("round_trips", Duration::from_secs(2)).await
+    else {
         return;
     };
-    let mut raw = common::raw(&server.url())
-        .await
-        .unwrap_or_else(|| panic!("no raw connection"));
-    let store = private_store(&server, Duration::from_secs(2)).await;
     let now = now();
     let touch_due = TouchRule {
         now: later(now, 120),
@@ -228,13 +241,11 @@ async fn flush_scripts(raw: &mut MultiplexedConnection) {
 
 #[tokio::test]
 async fn a_push_with_no_touch_due_runs_the_script_without_the_touch() {
-    let Some(server) = PrivateRedis::start("push_no_touch").await else {
+    let Some((_server, mut raw, store)) =
+        private_redis("push_no_touch", Duration::from_secs(2)).await
+    else {
         return;
     };
-    let mut raw = common::raw(&server.url())
-        .await
-        .unwrap_or_else(|| panic!("no raw connection"));
-    let store = private_store(&server, Duration::from_secs(2)).await;
     let now = now();
     let (key, gone) = (new_key(), new_key());
     for k in [key, gone] {
@@ -334,14 +345,10 @@ async fn hget(raw: &mut MultiplexedConnection, name: &str, field: &str) -> Vec<u
 
 #[tokio::test]
 async fn a_paused_redis_times_out_and_then_serves_again() {
-    let Some(server) = PrivateRedis::start("paused").await else {
+    let timeout = Duration::from_millis(300);
+    let Some((_server, mut raw, store)) = private_redis("paused", timeout).await else {
         return;
     };
-    let mut raw = common::raw(&server.url())
-        .await
-        .unwrap_or_else(|| panic!("no raw connection"));
-    let timeout = Duration::from_millis(300);
-    let store = private_store(&server, timeout).await;
     let now = now();
     let key = new_key();
     let rec = record(now, lifetime(Some(600), None), &[("a", b"kept")]);
@@ -615,13 +622,9 @@ async fn config_set(raw: &mut MultiplexedConnection, name: &str, value: &str) {
 
 #[tokio::test]
 async fn a_full_redis_refuses_writes_and_still_serves_reads() {
-    let Some(server) = PrivateRedis::start("oom").await else {
+    let Some((_server, mut raw, store)) = private_redis("oom", Duration::from_secs(2)).await else {
         return;
     };
-    let mut raw = common::raw(&server.url())
-        .await
-        .unwrap_or_else(|| panic!("no raw connection"));
-    let store = private_store(&server, Duration::from_secs(2)).await;
     let now = now();
     let key = new_key();
     let rec = record(now, lifetime(Some(600), None), &[("a", b"1")]);
