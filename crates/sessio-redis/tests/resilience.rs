@@ -213,9 +213,29 @@ async fn every_store_call_is_one_script_call() {
     assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
 }
 
-/// Which of the two push scripts Redis holds, after a `SCRIPT FLUSH` and one push: the
-/// one that push ran.
-async fn push_scripts_loaded(raw: &mut MultiplexedConnection) -> (bool, bool) {
+/// Which push script a push ran: `push.lua` (no touch) or `load_and_push.lua`.
+#[derive(Debug, PartialEq, Eq)]
+enum PushScript {
+    WithoutTouch,
+    MayTouch,
+}
+
+/// Pushes once after a `SCRIPT FLUSH`, and tells from the scripts Redis then holds which
+/// one the push ran.
+async fn push_and_see(
+    raw: &mut MultiplexedConnection,
+    store: &RedisStore,
+    key: &sessio_core::StoreKey,
+    touch: TouchRule,
+    name: &str,
+    element: &[u8],
+) -> (Result<PushOutcome, StoreError>, Option<PushScript>) {
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(raw)
+        .await
+        .unwrap_or_else(|e| panic!("SCRIPT FLUSH: {e}"));
+    let outcome = store.load_and_push(key, touch, name, element).await;
     let lean = redis::Script::new(include_str!("../src/lua/push.lua"));
     let touching = redis::Script::new(concat!(
         include_str!("../src/lua/common.lua"),
@@ -228,15 +248,12 @@ async fn push_scripts_loaded(raw: &mut MultiplexedConnection) -> (bool, bool) {
         .query_async(raw)
         .await
         .unwrap_or_else(|e| panic!("SCRIPT EXISTS: {e}"));
-    (exists[0], exists[1])
-}
-
-async fn flush_scripts(raw: &mut MultiplexedConnection) {
-    let () = redis::cmd("SCRIPT")
-        .arg("FLUSH")
-        .query_async(raw)
-        .await
-        .unwrap_or_else(|e| panic!("SCRIPT FLUSH: {e}"));
+    let ran = match exists[..] {
+        [true, false] => Some(PushScript::WithoutTouch),
+        [false, true] => Some(PushScript::MayTouch),
+        _ => None,
+    };
+    (outcome, ran)
 }
 
 #[tokio::test]
@@ -262,19 +279,14 @@ async fn a_push_with_no_touch_due_runs_the_script_without_the_touch() {
 
     // This store has not read the session yet: the script that may touch runs, and
     // from its answer the store knows when a touch is next due.
-    flush_scripts(&mut raw).await;
-    let first = store
-        .load_and_push(&key, no_touch(now), "cart", b"\"b\"")
-        .await;
-    assert_eq!(push_scripts_loaded(&mut raw).await, (false, true));
+    let (first, ran) = push_and_see(&mut raw, &store, &key, no_touch(now), "cart", b"\"b\"").await;
+    assert_eq!(ran, Some(PushScript::MayTouch));
     assert_eq!(cart(&first), (false, now, (b"[\"a\",\"b\"]".to_vec(), 2)));
 
     // Within the interval: the script without the touch, which appends the same way.
-    flush_scripts(&mut raw).await;
-    let second = store
-        .load_and_push(&key, no_touch(later(now, 10)), "cart", b"\"c\"")
-        .await;
-    assert_eq!(push_scripts_loaded(&mut raw).await, (true, false));
+    let within = no_touch(later(now, 10));
+    let (second, ran) = push_and_see(&mut raw, &store, &key, within, "cart", b"\"c\"").await;
+    assert_eq!(ran, Some(PushScript::WithoutTouch));
     let stored = b"[\"a\",\"b\",\"c\"]".to_vec();
     assert_eq!(cart(&second), (false, now, (stored, 3)));
     let name = common::session_key("sessio:", &key);
@@ -288,11 +300,8 @@ async fn a_push_with_no_touch_due_runs_the_script_without_the_touch() {
         .await
         .map(|_| ())
         .unwrap_or_else(|e| panic!("HSET: {e}"));
-    flush_scripts(&mut raw).await;
-    let word = store
-        .load_and_push(&key, no_touch(later(now, 10)), "word", b"1")
-        .await;
-    assert_eq!(push_scripts_loaded(&mut raw).await, (true, false));
+    let (word, ran) = push_and_see(&mut raw, &store, &key, within, "word", b"1").await;
+    assert_eq!(ran, Some(PushScript::WithoutTouch));
     assert!(
         matches!(word, Ok(PushOutcome::NotAList(ref l)) if l.record.values["word"].bytes == b"\"x\""),
         "{word:?}"
@@ -301,11 +310,9 @@ async fn a_push_with_no_touch_due_runs_the_script_without_the_touch() {
     // Past the deadline by the caller's clock (Redis still holds the hash): absent, and
     // nothing is written.
     let before: Vec<u8> = hget(&mut raw, &name, "v:cart").await;
-    flush_scripts(&mut raw).await;
-    let late = store
-        .load_and_push(&key, no_touch(later(now, 700)), "cart", b"\"d\"")
-        .await;
-    assert_eq!(push_scripts_loaded(&mut raw).await, (true, false));
+    let past = no_touch(later(now, 700));
+    let (late, ran) = push_and_see(&mut raw, &store, &key, past, "cart", b"\"d\"").await;
+    assert_eq!(ran, Some(PushScript::WithoutTouch));
     assert!(matches!(late, Ok(PushOutcome::Absent)), "{late:?}");
     assert_eq!(hget(&mut raw, &name, "v:cart").await, before);
 
@@ -320,11 +327,8 @@ async fn a_push_with_no_touch_due_runs_the_script_without_the_touch() {
         .await
         .map(|_| ())
         .unwrap_or_else(|e| panic!("DEL: {e}"));
-    flush_scripts(&mut raw).await;
-    let deleted = store
-        .load_and_push(&gone, no_touch(later(now, 10)), "cart", b"2")
-        .await;
-    assert_eq!(push_scripts_loaded(&mut raw).await, (true, false));
+    let (deleted, ran) = push_and_see(&mut raw, &store, &gone, within, "cart", b"2").await;
+    assert_eq!(ran, Some(PushScript::WithoutTouch));
     assert!(matches!(deleted, Ok(PushOutcome::Absent)), "{deleted:?}");
     let exists: i64 = redis::cmd("EXISTS")
         .arg(&gone_name)
