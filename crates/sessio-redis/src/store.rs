@@ -341,9 +341,7 @@ impl RedisStore {
         let value = self.eval("write", &SCRIPTS.write, call).await?;
         reply::write(value).map_err(|e| from_reply("write", e))
     }
-}
 
-impl RedisStore {
     /// After a script that could touch read `key`: a live session was last seen at its
     /// record's `last_seen` (the touch's time when it touched), so its loads and pushes
     /// need no script that touches until the interval has passed; a gone one is forgotten.
