@@ -416,22 +416,17 @@ impl SessionStore for RedisStore {
                 reply::load_and_push(value)
             };
             let reply = reply.map_err(|e| from_reply("load_and_push", e))?;
-            let Some((appended, found)) = reply else {
-                self.recent.forget(key);
-                return Ok(PushOutcome::Absent);
-            };
-            let loaded = loaded(key, found, touch);
-            if touch_not_due {
-                if loaded.is_none() {
-                    self.recent.forget(key);
-                }
-            } else {
-                self.remember(key, loaded.as_ref(), touch);
+            let pushed = reply.and_then(|(appended, found)| {
+                loaded(key, found, touch).map(|loaded| (appended, loaded))
+            });
+            // The script without the touch left last seen where this process knows it.
+            if !touch_not_due || pushed.is_none() {
+                self.remember(key, pushed.as_ref().map(|(_, loaded)| loaded), touch);
             }
-            Ok(match loaded {
+            Ok(match pushed {
                 None => PushOutcome::Absent,
-                Some(loaded) if appended => PushOutcome::Pushed(loaded),
-                Some(loaded) => PushOutcome::NotAList(loaded),
+                Some((true, loaded)) => PushOutcome::Pushed(loaded),
+                Some((false, loaded)) => PushOutcome::NotAList(loaded),
             })
         })
     }

@@ -181,6 +181,8 @@ fn measure_all(
     let mut cells = Vec::new();
     let mut failed_starts = Vec::new();
     // `SERVERS` lists each framework's rows together, so `dedup` leaves each name once.
+    // Reads Redis's CPU time around the rounds of the rows that use it.
+    let mut redis = Redis::connect(redis_url)?;
     let mut frameworks: Vec<&str> = SERVERS.iter().map(|s| s.framework).collect();
     frameworks.dedup();
     for framework in frameworks {
@@ -195,8 +197,6 @@ fn measure_all(
         for spec in &specs {
             servers.push(start(spec, redis_url, cpu, &mut failed_starts)?);
         }
-        // Reads Redis's CPU time around the rounds of the rows that use it.
-        let mut redis = Redis::connect(redis_url)?;
         for workload in Workload::ALL {
             let mut rounds: Vec<Vec<Round>> = specs.iter().map(|_| Vec::new()).collect();
             for _ in 0..plan.rounds {

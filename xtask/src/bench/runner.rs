@@ -143,10 +143,7 @@ pub(crate) fn measure(
         setup_every: (workload == Workload::AddToCart).then_some(CART_RESET),
         request: &request,
     };
-    let redis_before = match redis.as_deref_mut() {
-        Some(redis) => Some(redis.cpu_secs()?),
-        None => None,
-    };
+    let redis_before = redis.as_deref_mut().map(Redis::cpu_secs).transpose()?;
     let cpu_before = server.cpu_secs();
     let started = Instant::now();
     let stats = load::run(&spec)?;
