@@ -11,7 +11,15 @@ use crate::reply::BadReply;
 /// - Redis declines to write (`OOM`, `READONLY`, `MISCONF`, `NOPERM`) → `Refused`;
 /// - anything else (type errors, script errors, unexpected replies) → `Protocol`.
 pub(crate) fn from_redis(op: &'static str, err: &RedisError) -> StoreError {
-    let message = format!("redis {op}: {err}");
+    let message = if err.kind() == ErrorKind::ClusterConnectionNotFound {
+        // The cluster client drops why it could not connect; say what it may have been.
+        format!(
+            "redis {op}: no connection to the cluster node (down, unreachable, or refusing \
+             the configured password): {err}"
+        )
+    } else {
+        format!("redis {op}: {err}")
+    };
     if refused_code(err.code()) {
         return StoreError::Refused(message);
     }
@@ -87,6 +95,12 @@ mod tests {
         assert!(matches!(from_redis("write", &oom), StoreError::Refused(_)));
         let ty = RedisError::from((ErrorKind::UnexpectedReturnType, "bad"));
         assert!(matches!(from_redis("write", &ty), StoreError::Protocol(_)));
+        let none = RedisError::from((ErrorKind::ClusterConnectionNotFound, "No connections"));
+        assert!(matches!(
+            from_redis("load", &none),
+            StoreError::Unavailable(m) if m.starts_with("redis load: no connection to the cluster node")
+                && m.contains("password")
+        ));
         let moved = RedisError::from((ErrorKind::Server(ServerErrorKind::Moved), "moved"));
         assert!(matches!(
             from_redis("load", &moved),

@@ -129,3 +129,41 @@ async fn until_up(store: &RedisStore, write: &StoreWrite, now: Timestamp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A password rotated on the cluster after the store's configuration: every call is
+/// refused while the node wants another password, and once the node takes the store's
+/// password the same store serves again without being rebuilt (the cluster client does
+/// not keep the refusal, unlike a single Redis's `ConnectionManager`; see `single.rs`).
+#[tokio::test]
+async fn a_cluster_store_serves_again_once_the_node_takes_its_password() {
+    if !common::redis_server_installed() {
+        common::skip("cl_password", "redis-server is not installed");
+        return;
+    }
+    let port = PrivateClusterNode::free_port();
+    let node = PrivateClusterNode::start_on(port).await;
+    let mut raw = common::raw(&node.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    // The raw connection stays authenticated through both changes.
+    common::config_set(&mut raw, "requirepass", "old-secret").await;
+    let config = RedisConfig::default().with_timeout(Duration::from_millis(300));
+    let url = format!("redis://:new-secret@127.0.0.1:{port}/");
+    let store = RedisStore::connect_cluster_lazy([url.as_str()], config)
+        .unwrap_or_else(|e| panic!("connect_cluster_lazy: {e}"));
+    for _ in 0..3 {
+        let refused = store.load(&new_key(), no_touch(now())).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Unavailable(m)) if m.contains("password")),
+            "{refused:?}"
+        );
+    }
+
+    common::config_set(&mut raw, "requirepass", "new-secret").await;
+    let now = now();
+    let write = StoreWrite::Create {
+        key: new_key(),
+        record: record(now, lifetime(Some(600), None), &[("a", b"1")]),
+    };
+    until_up(&store, &write, now).await;
+}

@@ -603,25 +603,15 @@ async fn a_refused_password_is_tried_again_once_redis_takes_it() {
         .await
         .unwrap_or_else(|| panic!("no raw connection"));
     // The raw connection stays authenticated through both changes.
-    config_set(&mut raw, "requirepass", "old-secret").await;
+    common::config_set(&mut raw, "requirepass", "old-secret").await;
     let store = lazy_store(&format!("redis://:new-secret@127.0.0.1:{}/", server.port));
     fails_until(
         &store,
         |err| matches!(err, StoreError::Unavailable(m) if m.contains("redis load")),
     )
     .await;
-    config_set(&mut raw, "requirepass", "new-secret").await;
+    common::config_set(&mut raw, "requirepass", "new-secret").await;
     serves_again_within(&store, Duration::from_secs(5)).await;
-}
-
-async fn config_set(raw: &mut MultiplexedConnection, name: &str, value: &str) {
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg(name)
-        .arg(value)
-        .query_async(raw)
-        .await
-        .unwrap_or_else(|e| panic!("CONFIG SET {name}: {e}"));
 }
 
 #[tokio::test]
@@ -634,7 +624,7 @@ async fn a_full_redis_refuses_writes_and_still_serves_reads() {
     let rec = record(now, lifetime(Some(600), None), &[("a", b"1")]);
     create(&store, key, rec.clone(), now).await;
 
-    config_set(&mut raw, "maxmemory", "1").await;
+    common::config_set(&mut raw, "maxmemory", "1").await;
     let write = StoreWrite::Create {
         key: new_key(),
         record: rec.clone(),

@@ -185,6 +185,17 @@ pub fn is_down(err: &StoreError) -> bool {
     matches!(err, StoreError::Unavailable(_) | StoreError::TimedOut(_))
 }
 
+/// `CONFIG SET name value` on `raw`, which must succeed.
+pub async fn config_set(raw: &mut MultiplexedConnection, name: &str, value: &str) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query_async(raw)
+        .await
+        .unwrap_or_else(|e| panic!("CONFIG SET {name}: {e}"));
+}
+
 /// A `redis-server` of the test's own (nothing saved to disk), killed when dropped.
 pub struct PrivateRedis {
     pub port: u16,
