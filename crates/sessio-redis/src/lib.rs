@@ -64,16 +64,19 @@
 //! - I/O and connection errors, and a cluster without quorum or with a slot on the move,
 //!   are `Unavailable`; `OOM`, `READONLY`, `MISCONF` and `NOPERM` are `Refused`;
 //!   unexpected replies and script errors are `Protocol`.
-//! - The connection to a single Redis is a multiplexed `redis::aio::ConnectionManager`, one
-//!   per Tokio runtime that calls the store (actix-web's workers each run their own, so
-//!   each worker sends and reads its own calls instead of handing them to another
-//!   thread); to a cluster, a `redis::cluster_async::ClusterConnection` (a multiplexed
-//!   connection per node, and the map of which node serves which slot, learnt again when
-//!   a node says a slot moved). After Redis drops or refuses a connection, it is remade in the
-//!   background, so the store works again once Redis is back, without being rebuilt.
-//!   The same holds when connecting to a single Redis fails otherwise (the answers do not
-//!   parse, `AUTH` is refused): the call fails, and the next one connects anew instead of
-//!   meeting the same failure again.
+//! - The connection to a single Redis is a `redis::aio::MultiplexedConnection`, one per
+//!   Tokio runtime that calls the store (actix-web's workers each run their own, so each
+//!   worker sends and reads its own calls instead of handing them to another thread),
+//!   made by the first call that needs it. Its driver lets the requests already queued on
+//!   the worker send their commands before it writes, so that under load one write
+//!   carries many commands. To a cluster, a `redis::cluster_async::ClusterConnection` (a
+//!   multiplexed connection per node, and the map of which node serves which slot, learnt
+//!   again when a node says a slot moved).
+//! - After Redis drops a connection, or making one fails (refused, the answers do not
+//!   parse, `AUTH` is refused), the call fails and a later call connects anew, so the
+//!   store works again once Redis is back, without being rebuilt. Failed attempts are
+//!   spaced out (50 ms, doubling up to [`RedisConfig::reconnect_max_delay`]); calls in
+//!   between fail at once with the last attempt's error.
 //! - A connection that stops answering without being closed (a silent network partition)
 //!   is not replaced: calls time out until the operating system gives up on it.
 //! - A record that does not decode (unknown format version, missing fields) loads as absent

@@ -1,5 +1,6 @@
 //! [`RuntimeConnections`]: a single Redis reached through one multiplexed connection per
-//! Tokio runtime that calls the store.
+//! Tokio runtime that calls the store, each a [`Link`] that makes its connection when a
+//! call first needs it and makes it again after it broke.
 //!
 //! A multiplexed connection is driven by a task on the runtime that made it; a caller on
 //! another thread hands its command to that task and waits to be woken with the reply:
@@ -8,154 +9,130 @@
 //! them (`perf stat` on actix-cart with Redis, 2 CPUs: 0.4–0.8 context switches per
 //! `GET /me`; 0.03–0.06 with a connection per runtime, which writes, reads and wakes its
 //! own worker's requests). A multi-threaded runtime (axum, warp, rocket) is one runtime:
-//! one connection, as before.
+//! one connection.
 //!
 //! A store also keeps working after the runtime it was made on has ended (a store built
-//! before the server's runtimes start); with one connection, whose driver ended with that
-//! runtime, calls timed out until the connection was remade (8 of 40 loads in the test).
-//! Both are tested in `tests/resilience.rs`.
+//! before the server's runtimes start): a link's connection is made by a call, on that
+//! call's runtime, and a call that finds the driver gone makes a new one. Both are tested
+//! in `tests/resilience.rs`.
 //!
-//! A [`ConnectionManager`] reconnects by itself after an I/O error only. When making its
-//! connection fails otherwise (answers that are not RESP, `AUTH` refused), it keeps that
-//! failure and answers every later call with it, without sending anything: one bad
-//! moment would fail the store for good. So a call that fails
-//! that way hands its connection back through [`RuntimeConnections::failed`], which puts
-//! a new one in its place for the next call.
+//! The connection's driver is spawned here rather than by the `redis` crate, so that it
+//! can step back once each time it is woken ([`DriveAfterOthers`]): on a multi-threaded
+//! runtime, the task that sends a command wakes the driver into the worker's "next task"
+//! slot, so the driver ran after every single request and wrote one command per `write`
+//! (Redis read 1.4 commands per read on axum-cart's `GET /me` under the bench's 32
+//! connections, and spent 5.4–7.0 µs of CPU per command). Stepping back puts it behind the
+//! requests already queued, which send their commands first: 7–14 commands per read,
+//! 2.9 µs per command, and axum-cart's requests/s up by a third in the same runs.
+//!
+//! Redis or a connection's set-up may fail in ways a connection cannot recover from (the
+//! connection broke, answers that are not RESP, `AUTH` refused): the link then forgets the
+//! connection, and the next call makes a new one. Attempts that fail are spaced out, from
+//! [`FIRST_RETRY`] doubling up to the configured `reconnect_max_delay`; until the next
+//! attempt is due, calls fail at once with the last attempt's error instead of each
+//! opening a socket to a Redis that is down.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, RedisError};
+use arc_swap::{ArcSwap, ArcSwapOption};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, ConnectionAddr, ErrorKind, RedisError, RedisResult};
 use tokio::runtime::{Handle, Id};
+use tokio::time::Instant;
 
 /// How many runtimes get a connection of their own; calls from further runtimes share
-/// the store's first connection. A server has a runtime per worker at most, so this is
-/// reached only by a program that keeps making runtimes (a test suite sharing one store),
-/// whose finished runtimes' connections are then kept no longer than the store.
+/// the store's first link. A server has a runtime per worker at most, so this is reached
+/// only by a program that keeps making runtimes (a test suite sharing one store), whose
+/// finished runtimes' links are then kept no longer than the store.
 const MAX_RUNTIMES: usize = 64;
 
-/// The connections of one store to one Redis, by runtime. Cloning shares them.
+/// The pause after a failed connection attempt before the next one; doubled after each
+/// further failure, up to the configured maximum.
+pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(50);
+
+/// The links of one store to one Redis, by runtime. Cloning shares them.
 #[derive(Clone)]
 pub(crate) struct RuntimeConnections(Arc<Shared>);
 
-/// One connection as a call holds it: compared by address with what its slot holds when
-/// the call fails, so that of several calls failing on one connection only the first
-/// replaces it.
-pub(crate) type Lease = Arc<ConnectionManager>;
+/// One link as a call holds it.
+pub(crate) type Lease = Arc<Link>;
 
 struct Shared {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
+    target: Arc<Target>,
     /// The runtime the store was made on (none when made outside a runtime, which the
     /// constructors refuse), whose calls use `first`.
     home: Option<Id>,
-    /// The connection made with the store. Read by every call of a multi-threaded
-    /// server, hence a swap cell rather than a lock.
-    first: ArcSwap<ConnectionManager>,
-    /// The connections made later, one per runtime that called the store. Read by every
-    /// call of every actix-web worker, so read without a lock; changed (a runtime's first
-    /// call, a replacement) by swapping in a new list under `changing`.
+    /// The link made with the store.
+    first: Lease,
+    /// The links made later, one per runtime that called the store. Read by every call of
+    /// every actix-web worker, so read without a lock; changed (a runtime's first call) by
+    /// swapping in a new list under `changing`.
     others: ArcSwap<Vec<(Id, Lease)>>,
     changing: Mutex<()>,
 }
 
+/// Where and how to connect; shared by every link of a store.
+struct Target {
+    client: redis::Client,
+    /// The longest pause between two failed connection attempts.
+    max_retry: Duration,
+}
+
 impl RuntimeConnections {
-    /// Makes the first connection (lazily: nothing is sent until the first call) on the
-    /// current runtime.
-    pub(crate) fn new_lazy(
-        client: redis::Client,
-        config: ConnectionManagerConfig,
-    ) -> redis::RedisResult<Self> {
+    /// Prepares the links; nothing is sent until the first call.
+    pub(crate) fn new_lazy(client: redis::Client, max_retry: Duration) -> Self {
         let home = Handle::try_current().ok().map(|handle| handle.id());
-        let first = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
-        Ok(RuntimeConnections(Arc::new(Shared {
-            client,
-            config,
+        let target = Arc::new(Target { client, max_retry });
+        RuntimeConnections(Arc::new(Shared {
+            first: Arc::new(Link::new(Arc::clone(&target))),
+            target,
             home,
-            first: ArcSwap::from_pointee(first),
             others: ArcSwap::from_pointee(Vec::new()),
             changing: Mutex::new(()),
-        })))
+        }))
     }
 
-    /// The connection for the calling runtime, made (lazily) on first use. A connection
-    /// that cannot be made here falls back to the first one, whose calls then fail or
-    /// succeed as they would have without this type.
+    /// The link for the calling runtime, made on its first call.
     pub(crate) fn current(&self) -> Lease {
         let shared = &*self.0;
         let Ok(handle) = Handle::try_current() else {
-            return shared.first.load_full();
+            return Arc::clone(&shared.first);
         };
         let id = handle.id();
         if shared.home == Some(id) {
-            return shared.first.load_full();
+            return Arc::clone(&shared.first);
         }
-        if let Some(conn) = shared.held_by(id) {
-            return conn;
+        if let Some(link) = shared.held_by(id) {
+            return link;
         }
         let _changing = shared.changing();
         // Looked up again: another thread of this runtime may have added it meanwhile.
-        if let Some(conn) = shared.held_by(id) {
-            return conn;
+        if let Some(link) = shared.held_by(id) {
+            return link;
         }
         let others = shared.others.load();
         if others.len() >= MAX_RUNTIMES {
-            return shared.first.load_full();
+            return Arc::clone(&shared.first);
         }
-        let Some(conn) = shared.connect() else {
-            return shared.first.load_full();
-        };
+        let link = Arc::new(Link::new(Arc::clone(&shared.target)));
         let mut more = Vec::with_capacity(others.len() + 1);
         more.extend(others.iter().cloned());
-        more.push((id, Arc::clone(&conn)));
+        more.push((id, Arc::clone(&link)));
         shared.others.store(Arc::new(more));
-        conn
-    }
-
-    /// Told of every failed call on `conn`: when the failure is one its connection keeps
-    /// (see the module docs) and `conn` is still in use, a new connection replaces it.
-    /// Whether one did is returned for the tests.
-    pub(crate) fn failed(&self, conn: &Lease, err: &RedisError) -> bool {
-        if !kept_by_the_connection(err) {
-            return false;
-        }
-        let shared = &*self.0;
-        let current = shared.first.load();
-        if Arc::ptr_eq(&current, conn) {
-            let Some(fresh) = shared.connect() else {
-                return false;
-            };
-            let previous = shared.first.compare_and_swap(&current, fresh);
-            return Arc::ptr_eq(&previous, conn);
-        }
-        let _changing = shared.changing();
-        let others = shared.others.load();
-        let Some(at) = others.iter().position(|(_, held)| Arc::ptr_eq(held, conn)) else {
-            return false;
-        };
-        let Some(fresh) = shared.connect() else {
-            return false;
-        };
-        let mut replaced = Vec::clone(&others);
-        replaced[at].1 = fresh;
-        shared.others.store(Arc::new(replaced));
-        true
+        link
     }
 }
 
 impl Shared {
-    fn connect(&self) -> Option<Lease> {
-        ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
-            .ok()
-            .map(Arc::new)
-    }
-
-    /// The connection of runtime `id`, if it has one of its own.
+    /// The link of runtime `id`, if it has one of its own.
     fn held_by(&self, id: Id) -> Option<Lease> {
         let others = self.others.load();
-        let (_, conn) = others.iter().find(|(runtime, _)| *runtime == id)?;
-        Some(Arc::clone(conn))
+        let (_, link) = others.iter().find(|(runtime, _)| *runtime == id)?;
+        Some(Arc::clone(link))
     }
 
     fn changing(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -165,27 +142,185 @@ impl Shared {
     }
 }
 
-/// Failures that a [`ConnectionManager`] keeps when they happen while it connects: the
-/// answers did not parse (something other than Redis holds the port for a while), or
-/// Redis refused the credentials (a password rotated on Redis before the application).
-/// After a command, the same failures are harmless to act on: the connection is remade
-/// once more than needed.
-fn kept_by_the_connection(err: &RedisError) -> bool {
-    matches!(
-        err.kind(),
-        ErrorKind::Parse | ErrorKind::AuthenticationFailed
-    )
+/// One multiplexed connection, made when a call needs it and none is live.
+pub(crate) struct Link {
+    target: Arc<Target>,
+    /// The connection calls use; `None` before the first call and after it broke. Read by
+    /// every call, hence a swap cell rather than a lock.
+    live: ArcSwapOption<MultiplexedConnection>,
+    /// Held while connecting, so that calls arriving meanwhile wait for that attempt
+    /// instead of each making their own.
+    connecting: tokio::sync::Mutex<Attempts>,
+}
+
+/// The failed connection attempts since the last connection was made.
+struct Attempts {
+    /// The last failure and when the next attempt is due.
+    failed: Option<(RedisError, Instant)>,
+    /// The pause after the next failure.
+    pause: Duration,
+}
+
+impl Link {
+    fn new(target: Arc<Target>) -> Self {
+        Link {
+            target,
+            live: ArcSwapOption::empty(),
+            connecting: tokio::sync::Mutex::new(Attempts {
+                failed: None,
+                pause: FIRST_RETRY,
+            }),
+        }
+    }
+
+    /// The live connection, made now (on the calling runtime) if there is none; while a
+    /// failed attempt's pause lasts, that attempt's error.
+    pub(crate) async fn connection(&self) -> RedisResult<Arc<MultiplexedConnection>> {
+        if let Some(conn) = self.live.load_full() {
+            return Ok(conn);
+        }
+        let mut attempts = self.connecting.lock().await;
+        // Made by the call this one waited for.
+        if let Some(conn) = self.live.load_full() {
+            return Ok(conn);
+        }
+        if let Some((err, due)) = &attempts.failed {
+            if Instant::now() < *due {
+                return Err(err.clone());
+            }
+        }
+        match self.target.connect().await {
+            Ok(conn) => {
+                let conn = Arc::new(conn);
+                self.live.store(Some(Arc::clone(&conn)));
+                attempts.failed = None;
+                attempts.pause = FIRST_RETRY;
+                Ok(conn)
+            }
+            Err(err) => {
+                attempts.failed = Some((err.clone(), Instant::now() + attempts.pause));
+                attempts.pause = (attempts.pause * 2).min(self.target.max_retry);
+                Err(err)
+            }
+        }
+    }
+
+    /// Told of every failed call on `conn`: when the failure means the connection cannot
+    /// be used again and `conn` is still the live one, it is dropped, so that the next
+    /// call makes a new one (of several calls failing on one connection, only the first
+    /// drops anything).
+    pub(crate) fn failed(&self, conn: &Arc<MultiplexedConnection>, err: &RedisError) {
+        if breaks_the_connection(err) {
+            self.live.compare_and_swap(conn, None);
+        }
+    }
+}
+
+impl Target {
+    /// Opens a socket, sets the connection up (`AUTH`, `SELECT`, ...) and spawns its
+    /// driver on the calling runtime.
+    async fn connect(&self) -> RedisResult<MultiplexedConnection> {
+        let info = self.client.get_connection_info();
+        // Every call is bounded by the store's timeout around it, connecting included.
+        let config = AsyncConnectionConfig::new()
+            .set_response_timeout(None)
+            .set_connection_timeout(None);
+        let settings = info.redis_settings();
+        let (conn, driver) = match info.addr() {
+            ConnectionAddr::Tcp(host, port) => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                // Commands are small and a reply is awaited: no waiting to fill a segment.
+                stream.set_nodelay(true)?;
+                set_up(settings, stream, config).await?
+            }
+            #[cfg(unix)]
+            ConnectionAddr::Unix(path) => {
+                set_up(
+                    settings,
+                    tokio::net::UnixStream::connect(path).await?,
+                    config,
+                )
+                .await?
+            }
+            _ => {
+                return Err(RedisError::from((
+                    ErrorKind::InvalidClientConfig,
+                    "this build of sessio-redis connects over TCP and Unix sockets only",
+                )))
+            }
+        };
+        // The driver ends when the connection breaks or when every clone of `conn` is
+        // dropped (its queue closes) and the replies in flight are in.
+        tokio::spawn(DriveAfterOthers::new(driver));
+        Ok(conn)
+    }
+}
+
+/// Sets a connection up on `stream`; its driver is left to the caller to spawn.
+async fn set_up<S>(
+    settings: &redis::RedisConnectionInfo,
+    stream: S,
+    config: AsyncConnectionConfig,
+) -> RedisResult<(MultiplexedConnection, Driver)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (conn, driver) = MultiplexedConnection::new_with_config(settings, stream, config).await?;
+    Ok((conn, Box::pin(driver)))
+}
+
+/// Whether a call's failure leaves its connection unusable: it broke or was closed (any
+/// I/O error), or Redis sent something that is not RESP; the same kinds the `redis`
+/// crate reconnects after.
+fn breaks_the_connection(err: &RedisError) -> bool {
+    err.kind() == ErrorKind::Io || err.is_connection_dropped() || err.is_unrecoverable_error()
+}
+
+/// A connection's driver that, each time it is woken, first lets the tasks already
+/// queued on its worker run (by waking itself and returning once), so that the commands
+/// they are about to send go out with the one that woke it, in one write (see the module
+/// docs for the figures).
+struct DriveAfterOthers {
+    driver: Driver,
+    stepped_back: bool,
+}
+
+/// A connection's driver future, as the `redis` crate returns it for either socket type.
+type Driver = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl DriveAfterOthers {
+    fn new(driver: Driver) -> Self {
+        DriveAfterOthers {
+            driver,
+            stepped_back: false,
+        }
+    }
+}
+
+impl Future for DriveAfterOthers {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.stepped_back {
+            // A task that wakes itself while running is queued behind the tasks already
+            // waiting, on Tokio's multi-threaded and single-threaded runtimes alike.
+            self.stepped_back = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.stepped_back = false;
+        self.driver.as_mut().poll(cx)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redis::ServerErrorKind;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn connections() -> RuntimeConnections {
         let client = redis::Client::open("redis://127.0.0.1:1/").expect("a valid URL");
-        RuntimeConnections::new_lazy(client, ConnectionManagerConfig::new())
-            .expect("a lazy connection")
+        RuntimeConnections::new_lazy(client, Duration::from_secs(1))
     }
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -200,19 +335,22 @@ mod tests {
     }
 
     #[test]
-    fn each_runtime_gets_its_own_connection_and_keeps_it() {
+    fn each_runtime_gets_its_own_link_and_keeps_it() {
         let first_runtime = runtime();
         let conns = first_runtime.block_on(async { connections() });
         first_runtime.block_on(async { conns.current() });
         assert!(
             runtimes_with_their_own(&conns).is_empty(),
-            "the first runtime reuses the first connection"
+            "the first runtime uses the first link"
         );
 
         let second = runtime();
         let third = runtime();
-        second.block_on(async { conns.current() });
-        second.block_on(async { conns.current() });
+        let held = second.block_on(async { conns.current() });
+        assert!(Arc::ptr_eq(
+            &held,
+            &second.block_on(async { conns.current() })
+        ));
         third.block_on(async { conns.current() });
         assert_eq!(
             runtimes_with_their_own(&conns),
@@ -221,7 +359,7 @@ mod tests {
     }
 
     #[test]
-    fn past_the_limit_further_runtimes_share_the_first_connection() {
+    fn past_the_limit_further_runtimes_share_the_first_link() {
         let first_runtime = runtime();
         let conns = first_runtime.block_on(async { connections() });
         for _ in 0..MAX_RUNTIMES + 3 {
@@ -230,47 +368,113 @@ mod tests {
         assert_eq!(runtimes_with_their_own(&conns).len(), MAX_RUNTIMES);
     }
 
-    fn parse_error() -> RedisError {
-        RedisError::from(redis::ParsingError::from("not RESP"))
+    #[test]
+    fn failed_attempts_are_spaced_out_and_answered_with_their_error() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let conns = connections();
+            let link = conns.current();
+            let first = link
+                .connection()
+                .await
+                .expect_err("nothing listens on port 1");
+            assert!(first.is_connection_refusal(), "{first}");
+            // Within the pause: the same error, without a new attempt.
+            let again = link.connection().await.expect_err("still failing");
+            assert_eq!(again.kind(), first.kind());
+            let attempts = link.connecting.lock().await;
+            let (_, due) = attempts.failed.as_ref().expect("a failure is kept");
+            assert_eq!(*due - Instant::now(), FIRST_RETRY);
+            assert_eq!(attempts.pause, FIRST_RETRY * 2);
+            drop(attempts);
+
+            tokio::time::advance(FIRST_RETRY).await;
+            link.connection().await.expect_err("refused again");
+            assert_eq!(link.connecting.lock().await.pause, FIRST_RETRY * 4);
+            for _ in 0..10 {
+                tokio::time::advance(Duration::from_secs(1)).await;
+                link.connection().await.expect_err("refused again");
+            }
+            assert_eq!(
+                link.connecting.lock().await.pause,
+                Duration::from_secs(1),
+                "the pause stops growing at the configured maximum"
+            );
+        });
     }
 
     #[test]
-    fn a_kept_failure_replaces_the_connection_once() {
-        let rt = runtime();
-        let conns = rt.block_on(async { connections() });
-        let held = rt.block_on(async { conns.current() });
-        assert!(rt.block_on(async { conns.failed(&held, &parse_error()) }));
-        let fresh = rt.block_on(async { conns.current() });
-        assert!(!Arc::ptr_eq(&held, &fresh), "the next call gets a new one");
-        // A second call that failed on the old connection leaves the new one alone.
-        assert!(!rt.block_on(async { conns.failed(&held, &parse_error()) }));
-        assert!(Arc::ptr_eq(&fresh, &rt.block_on(async { conns.current() })));
-
-        let other = runtime();
-        let theirs = other.block_on(async { conns.current() });
-        let refused = RedisError::from((ErrorKind::AuthenticationFailed, "WRONGPASS"));
-        assert!(other.block_on(async { conns.failed(&theirs, &refused) }));
-        let replaced = other.block_on(async { conns.current() });
-        assert!(!Arc::ptr_eq(&theirs, &replaced));
-        assert!(
-            Arc::ptr_eq(&fresh, &rt.block_on(async { conns.current() })),
-            "other runtimes' connections are untouched"
-        );
-    }
-
-    #[test]
-    fn failures_the_connection_recovers_from_keep_it() {
-        let rt = runtime();
-        let conns = rt.block_on(async { connections() });
-        let held = rt.block_on(async { conns.current() });
+    fn only_failures_that_break_the_connection_drop_it() {
         let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        let not_resp = RedisError::from(redis::ParsingError::from("not RESP"));
+        let refused = RedisError::from((ErrorKind::AuthenticationFailed, "WRONGPASS"));
+        for err in [io, not_resp, refused] {
+            assert!(breaks_the_connection(&err), "{err}");
+        }
         let script = RedisError::from((
-            ErrorKind::Server(ServerErrorKind::ResponseError),
+            ErrorKind::Server(redis::ServerErrorKind::ResponseError),
             "ERR user_script:1: oops",
         ));
-        for err in [io, script] {
-            assert!(!rt.block_on(async { conns.failed(&held, &err) }), "{err}");
+        let oom = redis::make_extension_error("OOM".to_owned(), None);
+        for err in [script, oom] {
+            assert!(!breaks_the_connection(&err), "{err}");
         }
-        assert!(Arc::ptr_eq(&held, &rt.block_on(async { conns.current() })));
+    }
+
+    fn recorder(
+        order: &Arc<Mutex<Vec<&'static str>>>,
+        what: &'static str,
+    ) -> impl FnOnce() + Send + 'static {
+        let order = Arc::clone(order);
+        move || order.lock().expect("the order list").push(what)
+    }
+
+    /// On a multi-threaded runtime a task woken by another task of the same worker runs
+    /// right after it, before the tasks already queued; the driver steps back behind them.
+    #[test]
+    fn a_woken_driver_runs_after_the_tasks_queued_before_it() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let polls = Arc::new(AtomicUsize::new(0));
+            let driver = {
+                let (record, polls) = (recorder(&order, "driver"), Arc::clone(&polls));
+                async move {
+                    polls.fetch_add(1, Ordering::SeqCst);
+                    woken.recv().await;
+                    record();
+                }
+            };
+            let driver = tokio::spawn(DriveAfterOthers::new(Box::pin(driver)));
+            // The driver waits on its queue.
+            while polls.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let sender = tokio::spawn({
+                let order = Arc::clone(&order);
+                async move {
+                    for _ in 0..3 {
+                        let record = recorder(&order, "request");
+                        tokio::spawn(async move { record() });
+                    }
+                    wake.send(()).expect("the driver listens");
+                }
+            });
+            sender.await.expect("the sender ends");
+            driver.await.expect("the driver ends");
+            assert_eq!(
+                *order.lock().expect("the order list"),
+                ["request", "request", "request", "driver"]
+            );
+        });
     }
 }

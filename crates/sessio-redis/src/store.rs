@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
@@ -97,14 +97,7 @@ impl RedisStore {
         let client = redis::Client::open(url).map_err(|err| {
             StoreError::Unavailable(format!("redis connect: invalid Redis URL: {err}"))
         })?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.timeout))
-            // Every call is bounded by `config.timeout` around it, reconnects included.
-            .set_response_timeout(None)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(config.reconnect_max_delay);
-        let conn = RuntimeConnections::new_lazy(client, manager_config)
-            .map_err(|err| from_redis("connect", &err))?;
+        let conn = RuntimeConnections::new_lazy(client, config.reconnect_max_delay);
         Ok(RedisStore {
             conn: Connection::Single(conn),
             keys,
@@ -226,9 +219,9 @@ impl RedisStore {
         }
     }
 
-    /// Runs `call` on the calling runtime's connection to the single Redis, bounded like
-    /// every call; a failure that the connection would keep answering with has it
-    /// replaced (see [`RuntimeConnections::failed`]).
+    /// Runs `call` on the calling runtime's connection to the single Redis (made first if
+    /// there is none), bounded like every call; a failure that breaks the connection has
+    /// it dropped, so that the next call makes a new one (see [`crate::single`]).
     async fn on_single<F, Fut>(
         &self,
         op: &'static str,
@@ -236,14 +229,15 @@ impl RedisStore {
         call: F,
     ) -> Result<Value, StoreError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<Value>>,
     {
-        let lease = conns.current();
+        let link = conns.current();
         let attempt = async {
-            let result = call(ConnectionManager::clone(&lease)).await;
+            let conn = link.connection().await?;
+            let result = call(MultiplexedConnection::clone(&conn)).await;
             if let Err(err) = &result {
-                conns.failed(&lease, err);
+                link.failed(&conn, err);
             }
             result
         };

@@ -132,8 +132,8 @@ async fn until_up(store: &RedisStore, write: &StoreWrite, now: Timestamp) {
 
 /// A password rotated on the cluster after the store's configuration: every call is
 /// refused while the node wants another password, and once the node takes the store's
-/// password the same store serves again without being rebuilt (the cluster client does
-/// not keep the refusal, unlike a single Redis's `ConnectionManager`; see `single.rs`).
+/// password the same store serves again without being rebuilt (the cluster client tries
+/// its connections again; `resilience.rs` has the same test for a single Redis).
 #[tokio::test]
 async fn a_cluster_store_serves_again_once_the_node_takes_its_password() {
     if !common::redis_server_installed() {
