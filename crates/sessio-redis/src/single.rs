@@ -23,7 +23,7 @@
 //! (Redis read 1.4 commands per read on axum-cart's `GET /me` under the bench's 32
 //! connections, and spent 5.4–7.0 µs of CPU per command). Stepping back puts it behind the
 //! requests already queued, which send their commands first: 7–14 commands per read,
-//! 2.9 µs per command, and axum-cart's requests/s up by a third in the same runs.
+//! 2.8–3.3 µs per command, and axum-cart's requests/s up by a third in the same runs.
 //!
 //! Redis or a connection's set-up may fail in ways a connection cannot recover from (the
 //! connection broke, answers that are not RESP, `AUTH` refused): the link then forgets the
