@@ -52,7 +52,7 @@ const MAX_RUNTIMES: usize = 64;
 
 /// The pause after a failed connection attempt before the next one; doubled after each
 /// further failure, up to the configured maximum.
-pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(50);
+const FIRST_RETRY: Duration = Duration::from_millis(50);
 
 /// The links of one store to one Redis, by runtime. Cloning shares them.
 #[derive(Clone)]
