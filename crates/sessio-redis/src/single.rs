@@ -270,10 +270,10 @@ where
 }
 
 /// Whether a call's failure leaves its connection unusable: it broke or was closed (any
-/// I/O error), or Redis sent something that is not RESP; the same kinds the `redis`
-/// crate reconnects after.
+/// I/O error, which covers the `redis` crate's "connection dropped"), or the `redis` crate
+/// would reconnect after it (not RESP, `AUTH` refused).
 fn breaks_the_connection(err: &RedisError) -> bool {
-    err.kind() == ErrorKind::Io || err.is_connection_dropped() || err.is_unrecoverable_error()
+    err.kind() == ErrorKind::Io || err.is_unrecoverable_error()
 }
 
 /// A connection's driver that, each time it is woken, first lets the tasks already
