@@ -64,12 +64,12 @@
 //! - I/O and connection errors, and a cluster without quorum or with a slot on the move,
 //!   are `Unavailable`; `OOM`, `READONLY`, `MISCONF` and `NOPERM` are `Refused`;
 //!   unexpected replies and script errors are `Protocol`.
-//! - The connection to a single Redis is a `redis::aio::MultiplexedConnection`, one per
-//!   Tokio runtime that calls the store (actix-web's workers each run their own, so each
-//!   worker sends and reads its own calls instead of handing them to another thread),
-//!   made by the first call that needs it. Its driver lets the requests already queued on
-//!   the worker send their commands before it writes, so that under load one write
-//!   carries many commands. To a cluster, a `redis::cluster_async::ClusterConnection` (a
+//! - The connection to a single Redis is sessio-redis's own pipelined RESP2 connection,
+//!   one per Tokio runtime that calls the store (actix-web's workers each run their own,
+//!   so each worker sends and reads its own calls instead of handing them to another
+//!   thread), made by the first call that needs it and set up with `AUTH` and `SELECT` as
+//!   the URL says. Its driver lets the requests already queued on the worker send their
+//!   commands before it writes, so that under load one write carries many commands. To a cluster, a `redis::cluster_async::ClusterConnection` (a
 //!   multiplexed connection per node, and the map of which node serves which slot, learnt
 //!   again when a node says a slot moved).
 //! - After Redis drops a connection, or making one fails (refused, the answers do not
@@ -132,8 +132,10 @@ mod cluster;
 mod config;
 mod error;
 mod keys;
+mod pipelined;
 mod recent;
 mod reply;
+mod resp;
 mod scripts;
 mod single;
 mod store;

@@ -55,8 +55,20 @@ fn array(value: Value, what: &str) -> Result<Vec<Value>, BadReply> {
     }
 }
 
+/// An unsigned decimal as the scripts write them: digits only. By hand rather than
+/// through `str::parse`, which cost a read about 1.4k instructions for the four numbers
+/// of field `t` (callgrind); this loop costs a few per digit.
 fn decimal(bytes: &[u8]) -> Option<u64> {
-    std::str::from_utf8(bytes).ok()?.parse().ok()
+    if bytes.is_empty() {
+        return None;
+    }
+    bytes.iter().try_fold(0u64, |value, &byte| {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// Why a stored hash is not a readable session.
@@ -405,6 +417,23 @@ mod tests {
         Fields::new(Value::Array(items), "test").unwrap_or_else(|e| panic!("{}", e.0))
     }
 
+    #[test]
+    fn decimals_are_digits_only_and_fit_in_64_bits() {
+        assert_eq!(decimal(b"0"), Some(0));
+        assert_eq!(decimal(b"1700000000"), Some(1_700_000_000));
+        assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
+        for refused in [
+            &b""[..],
+            b"18446744073709551616",
+            b"+5",
+            b"-1",
+            b" 5",
+            b"5 ",
+            b"1e3",
+        ] {
+            assert_eq!(decimal(refused), None, "{refused:?}");
+        }
+    }
     #[test]
     fn record_takes_last_seen_from_t_and_pairs_values() {
         let meta = meta_bytes();

@@ -1,8 +1,8 @@
-//! [`RuntimeConnections`]: a single Redis reached through one multiplexed connection per
-//! Tokio runtime that calls the store, each a [`Link`] that makes its connection when a
-//! call first needs it and makes it again after it broke.
+//! [`RuntimeConnections`]: a single Redis reached through one pipelined connection
+//! ([`PipelinedConnection`]) per Tokio runtime that calls the store, each a [`Link`] that
+//! makes its connection when a call first needs it and makes it again after it broke.
 //!
-//! A multiplexed connection is driven by a task on the runtime that made it; a caller on
+//! A pipelined connection is driven by a task on the runtime that made it; a caller on
 //! another thread hands its command to that task and waits to be woken with the reply:
 //! two cross-thread wake-ups per call. actix-web runs one single-threaded runtime per
 //! worker, so with one connection for the whole store every call of every worker paid
@@ -16,18 +16,21 @@
 //! call's runtime, and a call that finds the driver gone makes a new one. Both are tested
 //! in `tests/resilience.rs`.
 //!
-//! The connection's driver is spawned here rather than by the `redis` crate, so that it
-//! can step back once each time it is woken ([`DriveAfterOthers`]): on a multi-threaded
-//! runtime, the task that sends a command wakes the driver into the worker's "next task"
-//! slot, so the driver ran after every single request and wrote one command per `write`
-//! (Redis read 1.4 commands per read on axum-cart's `GET /me` under the bench's 32
-//! connections, and spent 5.4–7.0 µs of CPU per command). Stepping back puts it behind the
-//! requests already queued, which send their commands first: 7–14 commands per read,
-//! 2.8–3.3 µs per command, and axum-cart's requests/s up by a third in the same runs.
+//! The connection's driver is spawned here, so that it can step back once each time it is
+//! woken ([`DriveAfterOthers`]): on a multi-threaded runtime, the task that sends a
+//! command wakes the driver into the worker's "next task" slot, so the driver ran after
+//! every single request and wrote one command per `write` (Redis read 1.4 commands per
+//! read on axum-cart's `GET /me` under the bench's 32 connections, and spent 5.4–7.0 µs of
+//! CPU per command). Stepping back puts it behind the requests already queued, which send
+//! their commands first: 7–14 commands per read, 2.8–3.3 µs per command, and axum-cart's
+//! requests/s up by a third in the same runs.
 //!
 //! Redis or a connection's set-up may fail in ways a connection cannot recover from (the
 //! connection broke, answers that are not RESP, `AUTH` refused): the link then forgets the
-//! connection, and the next call makes a new one. Attempts that fail are spaced out, from
+//! connection, and the next call makes a new one. The connection is sessio-redis's own
+//! (`pipelined.rs`): the `redis` crate's multiplexed connection, used before, cost
+//! axum-cart 52.6k instructions per `GET /me` with Redis against 44.2k with this one
+//! (callgrind, whole server, 5 000 requests on one connection), mostly its parser. Attempts that fail are spaced out, from
 //! [`FIRST_RETRY`] doubling up to the configured `reconnect_max_delay`; until the next
 //! attempt is due, calls fail at once with the last attempt's error instead of each
 //! opening a socket to a Redis that is down.
@@ -39,10 +42,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ConnectionAddr, ErrorKind, RedisError, RedisResult};
+use redis::{ConnectionAddr, ErrorKind, RedisConnectionInfo, RedisError, RedisResult, Value};
 use tokio::runtime::{Handle, Id};
 use tokio::time::Instant;
+
+use crate::pipelined::{PipelinedConnection, SetUpStep};
 
 /// How many runtimes get a connection of their own; calls from further runtimes share
 /// the store's first link. A server has a runtime per worker at most, so this is reached
@@ -142,12 +146,12 @@ impl Shared {
     }
 }
 
-/// One multiplexed connection, made when a call needs it and none is live.
+/// One pipelined connection, made when a call needs it and none is live.
 pub(crate) struct Link {
     target: Arc<Target>,
     /// The connection calls use; `None` before the first call and after it broke. Read by
     /// every call, hence a swap cell rather than a lock.
-    live: ArcSwapOption<MultiplexedConnection>,
+    live: ArcSwapOption<PipelinedConnection>,
     /// Held while connecting, so that calls arriving meanwhile wait for that attempt
     /// instead of each making their own.
     connecting: tokio::sync::Mutex<Attempts>,
@@ -175,7 +179,7 @@ impl Link {
 
     /// The live connection, made now (on the calling runtime) if there is none; while a
     /// failed attempt's pause lasts, that attempt's error.
-    pub(crate) async fn connection(&self) -> RedisResult<Arc<MultiplexedConnection>> {
+    pub(crate) async fn connection(&self) -> RedisResult<Arc<PipelinedConnection>> {
         if let Some(conn) = self.live.load_full() {
             return Ok(conn);
         }
@@ -209,7 +213,7 @@ impl Link {
     /// be used again and `conn` is still the live one, it is dropped, so that the next
     /// call makes a new one (of several calls failing on one connection, only the first
     /// drops anything).
-    pub(crate) fn failed(&self, conn: &Arc<MultiplexedConnection>, err: &RedisError) {
+    pub(crate) fn failed(&self, conn: &Arc<PipelinedConnection>, err: &RedisError) {
         if breaks_the_connection(err) {
             self.live.compare_and_swap(conn, None);
         }
@@ -217,56 +221,81 @@ impl Link {
 }
 
 impl Target {
-    /// Opens a socket, sets the connection up (`AUTH`, `SELECT`, ...) and spawns its
-    /// driver on the calling runtime.
-    async fn connect(&self) -> RedisResult<MultiplexedConnection> {
+    /// Opens a socket, sets the connection up (`AUTH`, `SELECT`) and spawns its driver on
+    /// the calling runtime.
+    async fn connect(&self) -> RedisResult<PipelinedConnection> {
         let info = self.client.get_connection_info();
         // Every call is bounded by the store's timeout around it, connecting included.
-        let config = AsyncConnectionConfig::new()
-            .set_response_timeout(None)
-            .set_connection_timeout(None);
         let settings = info.redis_settings();
-        let (conn, driver) = match info.addr() {
+        let setup = setup_commands(settings);
+        let spawn = |driver| {
+            // The driver ends when the connection breaks or when its handle is dropped
+            // and the replies in flight are in.
+            tokio::spawn(DriveAfterOthers::new(driver));
+        };
+        match info.addr() {
             ConnectionAddr::Tcp(host, port) => {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 // Commands are small and a reply is awaited: no waiting to fill a segment.
                 stream.set_nodelay(true)?;
-                set_up(settings, stream, config).await?
+                PipelinedConnection::start(stream, settings.db(), &setup, spawn).await
             }
             #[cfg(unix)]
             ConnectionAddr::Unix(path) => {
-                set_up(
-                    settings,
-                    tokio::net::UnixStream::connect(path).await?,
-                    config,
-                )
-                .await?
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                PipelinedConnection::start(stream, settings.db(), &setup, spawn).await
             }
-            _ => {
-                return Err(RedisError::from((
-                    ErrorKind::InvalidClientConfig,
-                    "this build of sessio-redis connects over TCP and Unix sockets only",
-                )))
-            }
-        };
-        // The driver ends when the connection breaks or when every clone of `conn` is
-        // dropped (its queue closes) and the replies in flight are in.
-        tokio::spawn(DriveAfterOthers::new(driver));
-        Ok(conn)
+            _ => Err(RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "this build of sessio-redis connects over TCP and Unix sockets only",
+            ))),
+        }
     }
 }
 
-/// Sets a connection up on `stream`; its driver is left to the caller to spawn.
-async fn set_up<S>(
-    settings: &redis::RedisConnectionInfo,
-    stream: S,
-    config: AsyncConnectionConfig,
-) -> RedisResult<(MultiplexedConnection, Driver)>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (conn, driver) = MultiplexedConnection::new_with_config(settings, stream, config).await?;
-    Ok((conn, Box::pin(driver)))
+/// What a new connection sends before any call: `AUTH` when the URL has a password,
+/// `SELECT` when it names a database other than 0. The connection speaks RESP2, whatever
+/// protocol the URL asks for: the store's replies read the same in both.
+fn setup_commands(settings: &RedisConnectionInfo) -> Vec<SetUpStep> {
+    let mut setup: Vec<SetUpStep> = Vec::new();
+    if let Some(password) = settings.password() {
+        let mut auth = redis::cmd("AUTH");
+        if let Some(username) = settings.username() {
+            auth.arg(username);
+        }
+        auth.arg(password);
+        setup.push((auth, authenticated));
+    }
+    if settings.db() != 0 {
+        let mut select = redis::cmd("SELECT");
+        select.arg(settings.db());
+        setup.push((select, selected));
+    }
+    setup
+}
+
+/// `AUTH`'s reply as an error of the kind the store (and `breaks_the_connection`) know:
+/// a refused password is an authentication failure, whatever Redis calls it.
+fn authenticated(reply: Value) -> RedisResult<()> {
+    match reply.extract_error() {
+        Ok(_) => Ok(()),
+        Err(err) => Err(RedisError::from((
+            ErrorKind::AuthenticationFailed,
+            "Redis refused the password",
+            err.to_string(),
+        ))),
+    }
+}
+
+fn selected(reply: Value) -> RedisResult<()> {
+    match reply.extract_error() {
+        Ok(_) => Ok(()),
+        Err(err) => Err(RedisError::from((
+            ErrorKind::InvalidClientConfig,
+            "Redis refused to switch to the URL's database",
+            err.to_string(),
+        ))),
+    }
 }
 
 /// Whether a call's failure leaves its connection unusable: it broke or was closed (any
@@ -285,7 +314,7 @@ struct DriveAfterOthers {
     stepped_back: bool,
 }
 
-/// A connection's driver future, as the `redis` crate returns it for either socket type.
+/// A connection's driver future, for either socket type.
 type Driver = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl DriveAfterOthers {

@@ -2,9 +2,9 @@
 //! Cluster, `write`s that span two hash slots take more; see [`crate::cluster`]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
@@ -19,6 +19,7 @@ use crate::argv::{self, Call};
 use crate::config::RedisConfig;
 use crate::error::{did_not_run, from_redis, from_reply};
 use crate::keys::Keys;
+use crate::pipelined::PipelinedConnection;
 use crate::recent::RecentSessions;
 use crate::reply::{self, Found};
 use crate::scripts::SCRIPTS;
@@ -46,7 +47,7 @@ pub struct RedisStore {
 
 #[derive(Clone)]
 enum Connection {
-    /// One Redis: a multiplexed connection per Tokio runtime that calls the store, each
+    /// One Redis: a pipelined connection per Tokio runtime that calls the store, each
     /// reconnecting by itself.
     Single(RuntimeConnections),
     /// Redis Cluster: a connection per node, each call routed by its first key's slot.
@@ -192,8 +193,8 @@ impl RedisStore {
         let ping = redis::cmd("PING");
         match &self.conn {
             Connection::Single(conns) => {
-                self.on_single("connect", conns, |mut conn| async move {
-                    ping.query_async::<Value>(&mut conn).await
+                self.on_single("connect", conns, |conn| async move {
+                    ping.query_async::<Value>(&mut &*conn).await
                 })
                 .await?;
             }
@@ -229,13 +230,13 @@ impl RedisStore {
         call: F,
     ) -> Result<Value, StoreError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(Arc<PipelinedConnection>) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<Value>>,
     {
         let link = conns.current();
         let attempt = async {
             let conn = link.connection().await?;
-            let result = call(MultiplexedConnection::clone(&conn)).await;
+            let result = call(Arc::clone(&conn)).await;
             if let Err(err) = &result {
                 link.failed(&conn, err);
             }
@@ -262,8 +263,8 @@ impl RedisStore {
         }
         match &self.conn {
             Connection::Single(conns) => {
-                self.on_single(op, conns, |mut conn| async move {
-                    invocation.invoke_async::<Value>(&mut conn).await
+                self.on_single(op, conns, |conn| async move {
+                    invocation.invoke_async::<Value>(&mut &*conn).await
                 })
                 .await
             }
@@ -281,8 +282,8 @@ impl RedisStore {
     async fn query(&self, op: &'static str, cmd: &redis::Cmd) -> Result<Value, StoreError> {
         match &self.conn {
             Connection::Single(conns) => {
-                self.on_single(op, conns, |mut conn| async move {
-                    cmd.query_async::<Value>(&mut conn).await
+                self.on_single(op, conns, |conn| async move {
+                    cmd.query_async::<Value>(&mut &*conn).await
                 })
                 .await
             }

@@ -731,3 +731,49 @@ fn each_runtime_calls_redis_on_its_own_connection() {
         "one connection per worker, plus the one counting"
     );
 }
+
+/// The URL's ACL user, password and database are what a connection is set up with: the
+/// sessions land in that database, and a wrong password for that user is refused.
+#[tokio::test]
+async fn a_urls_user_password_and_database_are_used() {
+    let Some(server) = PrivateRedis::start("acl_user_and_database").await else {
+        return;
+    };
+    let mut raw = common::raw(&server.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    let setuser = redis::cmd("ACL")
+        .arg(&["SETUSER", "sessio", "on", ">pw-sessio", "~*", "+@all"])
+        .query_async::<redis::Value>(&mut raw)
+        .await;
+    assert!(setuser.is_ok(), "ACL SETUSER: {setuser:?}");
+    let url = |password: &str| format!("redis://sessio:{password}@127.0.0.1:{}/5", server.port);
+
+    let store = lazy_store(&url("pw-sessio"));
+    let now = now();
+    let key = new_key();
+    let rec = record(now, lifetime(Some(600), None), &[("a", b"1")]);
+    create(&store, key, rec.clone(), now).await;
+    let loaded = store.load(&key, no_touch(now)).await;
+    assert_eq!(loaded.ok().flatten().map(|l| l.record), Some(rec));
+    let keys_in = |db: i64| {
+        let url = format!("redis://127.0.0.1:{}/{db}", server.port);
+        async move {
+            let mut conn = common::raw(&url)
+                .await
+                .unwrap_or_else(|| panic!("no raw connection to db {db}"));
+            redis::cmd("DBSIZE")
+                .query_async::<u64>(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("DBSIZE: {e}"))
+        }
+    };
+    assert_eq!((keys_in(0).await, keys_in(5).await), (0, 1));
+
+    let refused = lazy_store(&url("not-the-password"));
+    fails_until(
+        &refused,
+        |err| matches!(err, StoreError::Unavailable(m) if m.contains("refused the password")),
+    )
+    .await;
+}
