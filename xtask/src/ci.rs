@@ -58,7 +58,7 @@ pub(crate) fn run() -> Result<(), String> {
     // On the debug build the tests made, so it only checks that every server still starts
     // and answers under load; its numbers mean nothing.
     ci.step("bench --quick", "cargo xtask bench --quick", || {
-        bench::run(bench::Mode::Quick)
+        bench::run(bench::Options::quick())
     })?;
     ci.step("soak", "cargo xtask soak --secs 60", || {
         soak::run(Duration::from_secs(60))

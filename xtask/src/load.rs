@@ -251,6 +251,16 @@ impl Client {
         self.cookies.clear();
     }
 
+    pub(crate) fn has_cookies(&self) -> bool {
+        !self.cookies.is_empty()
+    }
+
+    /// Puts a cookie in the jar as if a server had set it.
+    pub(crate) fn add_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.retain(|(n, _)| n != name);
+        self.cookies.push((name.to_owned(), value.to_owned()));
+    }
+
     /// Sends one request with the jar's cookies; reads the answer and updates the jar.
     pub(crate) fn send(
         &mut self,

@@ -29,11 +29,12 @@ commands:
   redis          make sure a Redis server and a three-node Redis Cluster answer (starting
                  them if needed); print SESSIO_REDIS_URL=… and SESSIO_REDIS_CLUSTER_URLS=…
   conformance    run the adapter conformance suite
-  bench [--quick]
+  bench [--quick] [--only FRAMEWORK,…]
                  the published benchmark: bare frameworks, sessio and the peers on
                  loopback, memory, Redis round trips, core micro-benchmarks; writes
                  target/bench/report.md and report.svg (--quick: a second or two per
-                 cell, to keep it working; not for comparison)
+                 cell, to keep it working; not for comparison. --only axum,actix: the
+                 throughput rows of those frameworks and nothing else, for profiling)
   soak --secs N  mixed login/cart/logout load against every cart app, memory store
                  capped and Redis, N seconds in all; fails on any 5xx, RSS growth
                  after warm-up, or Redis keys left once the sessions are idle
@@ -59,8 +60,7 @@ fn main() -> ExitCode {
         ["no-std"] => no_std::run(),
         ["redis"] => redis::run(),
         ["conformance"] => conformance::run(&[]),
-        ["bench"] => bench::run(bench::Mode::Full),
-        ["bench", "--quick"] => bench::run(bench::Mode::Quick),
+        ["bench", rest @ ..] => bench::Options::parse(rest).and_then(bench::run),
         ["fuzz", rest @ ..] => fuzz::run(rest),
         ["soak", "--secs", secs] => match secs.parse() {
             Ok(secs) => soak::run(std::time::Duration::from_secs(secs)),

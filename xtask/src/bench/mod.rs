@@ -10,7 +10,8 @@
 //!
 //! `--quick` runs every cell for a second or two on debug builds, without the criterion
 //! micro-benchmarks, to check cheaply that the bench still works; only a full run's
-//! ratios mean anything.
+//! ratios mean anything. `--only axum,actix` measures those frameworks' throughput rows
+//! and nothing else: a few minutes, for checking a change to one framework's path.
 //!
 //! Modules: `servers` (what runs and how it is started), `runner` (throughput cells over
 //! [`crate::load`]), `memory`, `redis_stats`, `micro`, `report` (markdown), `svg`.
@@ -47,7 +48,62 @@ const CAP_STEPS: u64 = 5;
 const SERVER_CPU: usize = 0;
 const CLIENT_CPU: usize = 1;
 
-pub(crate) fn run(mode: Mode) -> Result<(), String> {
+/// What `cargo xtask bench` was asked for.
+pub(crate) struct Options {
+    mode: Mode,
+    /// Frameworks whose throughput rows alone are measured; empty: everything.
+    only: Vec<String>,
+}
+
+impl Options {
+    pub(crate) fn quick() -> Self {
+        Options {
+            mode: Mode::Quick,
+            only: Vec::new(),
+        }
+    }
+
+    /// `[--quick] [--only FRAMEWORK,…]`.
+    pub(crate) fn parse(args: &[&str]) -> Result<Self, String> {
+        let mut options = Options {
+            mode: Mode::Full,
+            only: Vec::new(),
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match *arg {
+                "--quick" => options.mode = Mode::Quick,
+                "--only" => {
+                    let list = args
+                        .next()
+                        .ok_or("bench: --only needs a list of frameworks")?;
+                    for framework in list.split(',') {
+                        if !SERVERS.iter().any(|s| s.framework == framework) {
+                            return Err(format!(
+                                "bench: --only: no framework `{framework}` (the bench has {})",
+                                frameworks().join(", ")
+                            ));
+                        }
+                        options.only.push(framework.to_owned());
+                    }
+                }
+                other => return Err(format!("bench: unknown argument `{other}`")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// The frameworks of [`SERVERS`], in order, each once.
+fn frameworks() -> Vec<&'static str> {
+    // `SERVERS` lists each framework's rows together, so `dedup` leaves each name once.
+    let mut frameworks: Vec<&str> = SERVERS.iter().map(|s| s.framework).collect();
+    frameworks.dedup();
+    frameworks
+}
+
+pub(crate) fn run(options: Options) -> Result<(), String> {
+    let Options { mode, only } = options;
     let quick = matches!(mode, Mode::Quick);
     // The quick run only keeps the bench working (CI runs it), so it reuses the debug
     // build the tests already made instead of paying for a release build of every server.
@@ -89,7 +145,7 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
             duration: Duration::from_secs(4),
         }
     };
-    let result = measure_all(quick, plan, &redis_url, server_cpu);
+    let result = measure_all(quick, &only, plan, &redis_url, server_cpu);
     if pinned {
         pin_self(&format!("0-{}", machine.cpus.saturating_sub(1)));
     }
@@ -104,7 +160,7 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     println!("\n==> bench: sessio-core micro-benchmarks");
     // Criterion needs an optimised build; the quick run leaves the micro-benchmarks to the
     // full run (`cargo test` already runs each of them once as a smoke test).
-    let micro = if quick {
+    let micro = if quick || !only.is_empty() {
         Vec::new()
     } else {
         micro::run(false)?
@@ -113,6 +169,7 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let report = Report {
         machine,
         quick,
+        only,
         plan,
         cells,
         memory,
@@ -173,6 +230,7 @@ struct Measured {
 
 fn measure_all(
     quick: bool,
+    only: &[String],
     plan: CellPlan,
     redis_url: &str,
     cpu: Option<usize>,
@@ -180,12 +238,12 @@ fn measure_all(
     println!("==> bench: throughput ({} rounds per cell)", plan.rounds);
     let mut cells = Vec::new();
     let mut failed_starts = Vec::new();
-    // `SERVERS` lists each framework's rows together, so `dedup` leaves each name once.
     // Reads Redis's CPU time around the rounds of the rows that use it.
     let mut redis = Redis::connect(redis_url)?;
-    let mut frameworks: Vec<&str> = SERVERS.iter().map(|s| s.framework).collect();
-    frameworks.dedup();
-    for framework in frameworks {
+    let chosen = frameworks()
+        .into_iter()
+        .filter(|f| only.is_empty() || only.iter().any(|o| o == f));
+    for framework in chosen {
         // Every server of one framework runs at once (an idle server costs nothing), so
         // that each workload's rounds can alternate between them: a slow spell of the
         // shared machine then lands on every row alike instead of on one row.
@@ -227,6 +285,16 @@ fn measure_all(
                 });
             }
         }
+    }
+
+    if !only.is_empty() {
+        return Ok(Measured {
+            cells,
+            memory: Vec::new(),
+            curve: Vec::new(),
+            redis: Vec::new(),
+            failed_starts,
+        });
     }
 
     println!("==> bench: memory");

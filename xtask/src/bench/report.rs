@@ -65,6 +65,9 @@ pub(crate) struct RedisRow {
 pub(crate) struct Report {
     pub(crate) machine: Machine,
     pub(crate) quick: bool,
+    /// The frameworks of an `--only` run, which measures their throughput and nothing
+    /// else; empty for a whole run.
+    pub(crate) only: Vec<String>,
     pub(crate) plan: CellPlan,
     pub(crate) cells: Vec<Cell>,
     pub(crate) memory: Vec<MemoryRow>,
@@ -101,12 +104,20 @@ impl Report {
         } else {
             ""
         };
-        let _ = writeln!(md, "# sessio benchmark{mode}\n");
+        let only = if self.only.is_empty() {
+            String::new()
+        } else {
+            format!(" (--only {}: throughput only)", self.only.join(","))
+        };
+        let _ = writeln!(md, "# sessio benchmark{mode}{only}\n");
         self.write_machine(&mut md);
         self.write_peers(&mut md);
         self.write_failed_starts(&mut md);
         for workload in Workload::ALL {
             self.write_workload(&mut md, workload);
+        }
+        if !self.only.is_empty() {
+            return md;
         }
         self.write_memory(&mut md);
         self.write_redis(&mut md);
