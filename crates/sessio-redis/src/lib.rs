@@ -78,7 +78,10 @@
 //!   spaced out (50 ms, doubling up to [`RedisConfig::reconnect_max_delay`]); calls in
 //!   between fail at once with the last attempt's error.
 //! - A connection that stops answering without being closed (a silent network partition)
-//!   is not replaced: calls time out until the operating system gives up on it.
+//!   is not replaced at once: calls time out until the operating system gives up on it,
+//!   or, on a single Redis, until 16 384 calls wait on it, when the next call fails
+//!   (`Unavailable`) and the link makes a new connection. That bound also caps what a
+//!   connection holds for calls that gave up waiting.
 //! - A record that does not decode (unknown format version, missing fields) loads as absent
 //!   and is reported with `tracing::warn!`, naming only the key's fingerprint.
 //!

@@ -29,8 +29,20 @@ use tokio::sync::oneshot;
 
 use crate::resp::parse_reply;
 
-/// The read buffer's starting size; it grows to hold the largest reply.
+/// The read buffer's size; it grows to hold a larger reply and shrinks back once that
+/// reply is handed out.
 const READ_BUFFER: usize = 16 * 1024;
+
+/// The write buffers keep at most this much room between writes; a larger command's
+/// room is given back once it is written.
+const KEPT_WRITE_ROOM: usize = 64 * 1024;
+
+/// How many calls may wait for replies on one connection. More means Redis has stopped
+/// answering (a silent network partition keeps the socket open for many minutes) or is
+/// far behind: the next call then fails with an I/O error, which has the connection
+/// replaced, instead of every call adding to a queue that nothing drains. Under the
+/// bench's 32 connections no more than a few dozen wait at once.
+const MAX_WAITING: usize = 16 * 1024;
 
 /// A command a new connection sends before any call, and the check of its reply.
 pub(crate) type SetUpStep = (Cmd, fn(Value) -> RedisResult<()>);
@@ -46,6 +58,8 @@ pub(crate) struct PipelinedConnection {
 /// What callers and the driver share.
 struct Queue {
     state: Mutex<State>,
+    /// [`MAX_WAITING`], lower in tests.
+    max_waiting: usize,
 }
 
 /// What a call waits for.
@@ -91,7 +105,21 @@ impl PipelinedConnection {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        Self::start_with_limit(stream, db, setup, spawn, MAX_WAITING).await
+    }
+
+    async fn start_with_limit<S>(
+        stream: S,
+        db: i64,
+        setup: &[SetUpStep],
+        spawn: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>),
+        max_waiting: usize,
+    ) -> RedisResult<Self>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let queue = Arc::new(Queue {
+            max_waiting,
             state: Mutex::new(State {
                 outgoing: Vec::new(),
                 waiting: VecDeque::new(),
@@ -119,6 +147,16 @@ impl PipelinedConnection {
             let mut state = self.queue.lock();
             if let Some(err) = &state.broken {
                 return Err(err.clone());
+            }
+            if state.waiting.len() >= self.queue.max_waiting {
+                return Err(RedisError::from(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{} calls are waiting for Redis on this connection: it has stopped \
+                         answering or is far behind",
+                        state.waiting.len()
+                    ),
+                )));
             }
             pack(&mut state.outgoing);
             state.waiting.push_back(Waiting { expects, answer });
@@ -263,6 +301,9 @@ where
     /// Takes the commands packed since the last write; `Ready` when the handle is gone
     /// and nothing is left to do, else registers the waker when there is nothing to take.
     fn take_outgoing(&mut self, cx: &Context<'_>) -> Poll<()> {
+        if self.writing.capacity() > KEPT_WRITE_ROOM {
+            self.writing = Vec::new();
+        }
         self.writing.clear();
         self.written = 0;
         let mut state = self.queue.lock();
@@ -357,6 +398,9 @@ where
         if self.parsed == self.filled {
             self.parsed = 0;
             self.filled = 0;
+            if self.read.len() > READ_BUFFER {
+                self.read = vec![0; READ_BUFFER];
+            }
         }
         if self.replies.is_empty() {
             return result;
@@ -502,6 +546,58 @@ mod tests {
         assert_eq!(a.expect("a"), Value::BulkString(b"A".to_vec()));
         assert_eq!(b.expect("b"), Value::Int(2));
         assert_eq!(c.expect("c"), Value::Nil);
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_of_waiting_calls_a_call_fails_at_once() {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let conn = PipelinedConnection::start_with_limit(
+            client,
+            0,
+            &[],
+            |d| {
+                tokio::spawn(d);
+            },
+            2,
+        )
+        .await
+        .expect("no set-up to fail");
+        let conn = Arc::new(conn);
+        let waiting: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|key| {
+                let conn = Arc::clone(&conn);
+                tokio::spawn(async move { query(&conn, get(key)).await })
+            })
+            .collect();
+        let both = [get("a"), get("b")]
+            .iter()
+            .flat_map(Cmd::get_packed_command)
+            .count();
+        let mut sent = vec![0; both];
+        server.read_exact(&mut sent).await.expect("both commands");
+
+        let refused = query(&conn, get("c")).await.expect_err("two already wait");
+        assert_eq!(refused.kind(), ErrorKind::Io);
+        assert!(
+            refused.to_string().contains("2 calls are waiting"),
+            "{refused}"
+        );
+
+        server
+            .write_all(b":1\r\n:2\r\n")
+            .await
+            .expect("the replies");
+        for (call, expected) in waiting.into_iter().zip([1, 2]) {
+            let reply = call.await.expect("the call ends").expect("its reply");
+            assert_eq!(reply, Value::Int(expected));
+        }
+        let answered = async {
+            expect_bytes(&mut server, &get("d").get_packed_command()).await;
+            server.write_all(b":4\r\n").await.expect("the reply");
+        };
+        let (reply, ()) = tokio::join!(query(&conn, get("d")), answered);
+        assert_eq!(reply.expect("room again"), Value::Int(4));
     }
 
     #[tokio::test]
