@@ -76,7 +76,9 @@
 //!   parse, `AUTH` is refused), the call fails and a later call connects anew, so the
 //!   store works again once Redis is back, without being rebuilt. Failed attempts are
 //!   spaced out (50 ms, doubling up to [`RedisConfig::reconnect_max_delay`]); calls in
-//!   between fail at once with the last attempt's error.
+//!   between fail at once with the last attempt's error. On a single Redis, an attempt
+//!   that a call's timeout cuts short (a black-holed address) counts as failed, so the
+//!   calls after it fail at once instead of each waiting out its timeout.
 //! - A connection that stops answering without being closed (a silent network partition)
 //!   is not replaced at once: calls time out until the operating system gives up on it,
 //!   or, on a single Redis, until 16 384 calls wait on it, when the next call fails

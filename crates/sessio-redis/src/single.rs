@@ -27,13 +27,16 @@
 //!
 //! Redis or a connection's set-up may fail in ways a connection cannot recover from (the
 //! connection broke, answers that are not RESP, `AUTH` refused): the link then forgets the
-//! connection, and the next call makes a new one. The connection is sessio-redis's own
-//! (`pipelined.rs`): the `redis` crate's multiplexed connection, used before, cost
-//! axum-cart 52.6k instructions per `GET /me` with Redis against 44.2k with this one
-//! (callgrind, whole server, 5 000 requests on one connection), mostly its parser. Attempts that fail are spaced out, from
+//! connection, and the next call makes a new one. Attempts that fail are spaced out, from
 //! [`FIRST_RETRY`] doubling up to the configured `reconnect_max_delay`; until the next
 //! attempt is due, calls fail at once with the last attempt's error instead of each
-//! opening a socket to a Redis that is down.
+//! opening a socket to a Redis that is down. An attempt that a call's time limit cuts
+//! short (a black-holed address) counts as failed too.
+//!
+//! The connection is sessio-redis's own ([`PipelinedConnection`]): the `redis` crate's
+//! multiplexed connection, used before, cost axum-cart 52.6k instructions per `GET /me`
+//! with Redis against 44.2k with this one (callgrind, whole server, 5 000 requests on one
+//! connection), mostly in its parser.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -165,6 +168,34 @@ struct Attempts {
     pause: Duration,
 }
 
+impl Attempts {
+    /// Keeps `err` as the answer to calls until the next attempt is due, and lengthens
+    /// the pause after that one.
+    fn record_failure(&mut self, err: RedisError, max_retry: Duration) {
+        self.failed = Some((err, Instant::now() + self.pause));
+        self.pause = (self.pause * 2).min(max_retry);
+    }
+}
+
+/// A connection attempt under way; one dropped before it ended is recorded as failed.
+struct Attempt<'a> {
+    attempts: &'a mut Attempts,
+    max_retry: Duration,
+    ended: bool,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let gave_up = std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connecting to Redis did not finish within a call's time limit",
+            );
+            self.attempts.record_failure(gave_up.into(), self.max_retry);
+        }
+    }
+}
+
 impl Link {
     fn new(target: Arc<Target>) -> Self {
         Link {
@@ -193,17 +224,29 @@ impl Link {
                 return Err(err.clone());
             }
         }
-        match self.target.connect().await {
+        // Counted as failed unless it ends: a call's time limit may drop this future while
+        // the attempt hangs (Redis's address black-holed, a connect or `AUTH` that never
+        // returns), and the calls after it should then fail at once rather than each wait
+        // out its own time limit on a new attempt.
+        let mut attempt = Attempt {
+            attempts: &mut attempts,
+            max_retry: self.target.max_retry,
+            ended: false,
+        };
+        let result = self.target.connect().await;
+        attempt.ended = true;
+        match result {
             Ok(conn) => {
                 let conn = Arc::new(conn);
                 self.live.store(Some(Arc::clone(&conn)));
-                attempts.failed = None;
-                attempts.pause = FIRST_RETRY;
+                attempt.attempts.failed = None;
+                attempt.attempts.pause = FIRST_RETRY;
                 Ok(conn)
             }
             Err(err) => {
-                attempts.failed = Some((err.clone(), Instant::now() + attempts.pause));
-                attempts.pause = (attempts.pause * 2).min(self.target.max_retry);
+                attempt
+                    .attempts
+                    .record_failure(err.clone(), self.target.max_retry);
                 Err(err)
             }
         }
@@ -434,6 +477,50 @@ mod tests {
                 "the pause stops growing at the configured maximum"
             );
         });
+    }
+
+    /// A port whose listener never accepts and whose accept queue is full: the kernel
+    /// drops further SYNs, so a connect to it hangs, as to a black-holed address.
+    async fn port_that_hangs_connects() -> (tokio::net::TcpListener, Vec<tokio::net::TcpStream>, u16)
+    {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("an address"))
+            .expect("bound");
+        let listener = socket.listen(1).expect("listening");
+        let port = listener.local_addr().expect("its address").port();
+        let mut queued = Vec::new();
+        loop {
+            let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+            match tokio::time::timeout(Duration::from_millis(200), connect).await {
+                Ok(stream) => queued.push(stream.expect("queued")),
+                Err(_) => break,
+            }
+            assert!(queued.len() < 64, "the accept queue never filled");
+        }
+        (listener, queued, port)
+    }
+
+    #[tokio::test]
+    async fn an_attempt_cut_short_by_a_calls_time_limit_counts_as_failed() {
+        let (_listener, _queued, port) = port_that_hangs_connects().await;
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("a URL");
+        let conns = RuntimeConnections::new_lazy(client, Duration::from_secs(1));
+        let link = conns.current();
+        let first = tokio::time::timeout(Duration::from_millis(300), link.connection()).await;
+        assert!(
+            first.is_err(),
+            "the connect hangs and the call's limit ends it"
+        );
+        // The next call is answered with that failure instead of waiting out its own limit
+        // on a new attempt.
+        let next = tokio::time::timeout(Duration::from_millis(300), link.connection())
+            .await
+            .expect("answered before its limit")
+            .expect_err("the failure is kept");
+        assert_eq!(next.kind(), ErrorKind::Io);
+        assert!(next.to_string().contains("did not finish"), "{next}");
+        assert_eq!(link.connecting.lock().await.pause, FIRST_RETRY * 2);
     }
 
     #[test]
