@@ -489,13 +489,15 @@ async fn redis_holds_neither_the_id_nor_the_user_name_in_key_names() {
     let id = SessionId::generate(&mut rand::rng());
     let encoded = id.encode();
     let mut rec = record(now, lifetime(Some(600), None), &[("a", b"1")]);
-    rec.meta.user = Some("ada.lovelace@example.com".into());
+    // A name none of whose pieces is a hex word: key names are hex digests, in which
+    // "ada" turns up now and then.
+    rec.meta.user = Some("grace.hopper@example.com".into());
     create(&t.store, id.store_key(), rec, now).await;
     let keys = t.keys().await;
     assert_eq!(keys.len(), 2, "{keys:?}");
     for name in &keys {
         assert!(
-            !name.contains(encoded.as_str()) && !name.contains("ada"),
+            !name.contains(encoded.as_str()) && !name.contains("hopper"),
             "{name}"
         );
     }
