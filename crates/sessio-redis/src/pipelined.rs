@@ -615,19 +615,28 @@ mod tests {
         assert_eq!(reply.expect("the value"), Value::BulkString(big));
     }
 
+    /// Two calls, `GET a` and `GET b`, while the pipe's other end sends `replies`.
+    async fn two_calls_answered_with(
+        conn: &PipelinedConnection,
+        server: &mut DuplexStream,
+        replies: &[u8],
+    ) -> (RedisResult<Value>, RedisResult<Value>) {
+        let redis = async {
+            server.write_all(replies).await.expect("the replies");
+        };
+        let (both, ()) = tokio::join!(
+            async { tokio::join!(query(conn, get("a")), query(conn, get("b"))) },
+            redis
+        );
+        both
+    }
+
     #[tokio::test]
     async fn error_replies_are_errors_of_their_call_only() {
         let (conn, mut server, _driver) = connection(4096).await;
-        let redis = async {
-            server
-                .write_all(b"-ERR wrong kind of value\r\n+OK\r\n")
-                .await
-                .expect("the replies");
-        };
-        let ((first, second), ()) = tokio::join!(
-            async { tokio::join!(query(&conn, get("a")), query(&conn, get("b"))) },
-            redis
-        );
+        let (first, second) =
+            two_calls_answered_with(&conn, &mut server, b"-ERR wrong kind of value\r\n+OK\r\n")
+                .await;
         let err = first.expect_err("an error reply");
         assert_eq!(
             err.kind(),
@@ -658,16 +667,9 @@ mod tests {
     #[tokio::test]
     async fn bytes_that_are_not_resp2_break_the_connection_for_every_call() {
         let (conn, mut server, driver) = connection(4096).await;
-        let redis = async {
-            server
-                .write_all(b":1\r\nHTTP/1.1 400 Bad Request\r\n")
-                .await
-                .expect("the replies");
-        };
-        let ((first, second), ()) = tokio::join!(
-            async { tokio::join!(query(&conn, get("a")), query(&conn, get("b"))) },
-            redis
-        );
+        let (first, second) =
+            two_calls_answered_with(&conn, &mut server, b":1\r\nHTTP/1.1 400 Bad Request\r\n")
+                .await;
         assert_eq!(first.expect("the reply before the garbage"), Value::Int(1));
         assert_eq!(second.expect_err("garbage").kind(), ErrorKind::Parse);
         driver.await.expect("the driver ends");

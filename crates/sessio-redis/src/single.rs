@@ -307,37 +307,35 @@ fn setup_commands(settings: &RedisConnectionInfo) -> Vec<SetUpStep> {
             auth.arg(username);
         }
         auth.arg(password);
-        setup.push((auth, authenticated));
+        setup.push((auth, |reply| {
+            refused_as(
+                reply,
+                ErrorKind::AuthenticationFailed,
+                "Redis refused the password",
+            )
+        }));
     }
     if settings.db() != 0 {
         let mut select = redis::cmd("SELECT");
         select.arg(settings.db());
-        setup.push((select, selected));
+        setup.push((select, |reply| {
+            refused_as(
+                reply,
+                ErrorKind::InvalidClientConfig,
+                "Redis refused to switch to the URL's database",
+            )
+        }));
     }
     setup
 }
 
-/// `AUTH`'s reply as an error of the kind the store (and `breaks_the_connection`) know:
-/// a refused password is an authentication failure, whatever Redis calls it.
-fn authenticated(reply: Value) -> RedisResult<()> {
+/// A set-up command's reply: an error reply becomes an error of `kind`, so that a refused
+/// password is an authentication failure (which the store and `breaks_the_connection`
+/// know), whatever Redis calls it.
+fn refused_as(reply: Value, kind: ErrorKind, refusal: &'static str) -> RedisResult<()> {
     match reply.extract_error() {
         Ok(_) => Ok(()),
-        Err(err) => Err(RedisError::from((
-            ErrorKind::AuthenticationFailed,
-            "Redis refused the password",
-            err.to_string(),
-        ))),
-    }
-}
-
-fn selected(reply: Value) -> RedisResult<()> {
-    match reply.extract_error() {
-        Ok(_) => Ok(()),
-        Err(err) => Err(RedisError::from((
-            ErrorKind::InvalidClientConfig,
-            "Redis refused to switch to the URL's database",
-            err.to_string(),
-        ))),
+        Err(err) => Err(RedisError::from((kind, refusal, err.to_string()))),
     }
 }
 
