@@ -2,7 +2,6 @@
 //! Cluster, `write`s that span two hash slots take more; see [`crate::cluster`]).
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterConfig};
@@ -193,8 +192,8 @@ impl RedisStore {
         let ping = redis::cmd("PING");
         match &self.conn {
             Connection::Single(conns) => {
-                self.on_single("connect", conns, |conn| async move {
-                    ping.query_async::<Value>(&mut &*conn).await
+                self.on_single("connect", conns, async |mut conn| {
+                    ping.query_async::<Value>(&mut conn).await
                 })
                 .await?;
             }
@@ -223,20 +222,16 @@ impl RedisStore {
     /// Runs `call` on the calling runtime's connection to the single Redis (made first if
     /// there is none), bounded like every call; a failure that breaks the connection has
     /// it dropped, so that the next call makes a new one (see [`crate::single`]).
-    async fn on_single<F, Fut>(
+    async fn on_single(
         &self,
         op: &'static str,
         conns: &RuntimeConnections,
-        call: F,
-    ) -> Result<Value, StoreError>
-    where
-        F: FnOnce(Arc<PipelinedConnection>) -> Fut,
-        Fut: std::future::Future<Output = redis::RedisResult<Value>>,
-    {
+        call: impl AsyncFnOnce(&PipelinedConnection) -> redis::RedisResult<Value>,
+    ) -> Result<Value, StoreError> {
         let link = conns.current();
         let attempt = async {
             let conn = link.connection().await?;
-            let result = call(Arc::clone(&conn)).await;
+            let result = call(&conn).await;
             if let Err(err) = &result {
                 link.failed(&conn, err);
             }
@@ -263,8 +258,8 @@ impl RedisStore {
         }
         match &self.conn {
             Connection::Single(conns) => {
-                self.on_single(op, conns, |conn| async move {
-                    invocation.invoke_async::<Value>(&mut &*conn).await
+                self.on_single(op, conns, async |mut conn| {
+                    invocation.invoke_async::<Value>(&mut conn).await
                 })
                 .await
             }
@@ -282,8 +277,8 @@ impl RedisStore {
     async fn query(&self, op: &'static str, cmd: &redis::Cmd) -> Result<Value, StoreError> {
         match &self.conn {
             Connection::Single(conns) => {
-                self.on_single(op, conns, |conn| async move {
-                    cmd.query_async::<Value>(&mut &*conn).await
+                self.on_single(op, conns, async |mut conn| {
+                    cmd.query_async::<Value>(&mut conn).await
                 })
                 .await
             }
