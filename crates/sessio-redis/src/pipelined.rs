@@ -12,20 +12,24 @@
 //!
 //! The connection is set up (`AUTH`, `SELECT`) before a caller gets it and speaks RESP2.
 //! Once anything breaks it (an I/O error, bytes that are not RESP2, Redis closing it, its
-//! driver dropped with its runtime), every waiting call and every later one fails at once
-//! with an I/O or parse error, which `single.rs` takes as the sign to make a new one.
+//! driver dropped with its runtime, Redis silent too long: see [`Limits`]), every waiting
+//! call and every later one fails at once with an I/O or parse error, which `single.rs`
+//! takes as the sign to make a new one.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::resp::parse_reply;
 
@@ -37,12 +41,37 @@ const READ_BUFFER: usize = 16 * 1024;
 /// room is given back once it is written.
 const KEPT_WRITE_ROOM: usize = 64 * 1024;
 
-/// How many calls may wait for replies on one connection. More means Redis has stopped
-/// answering (a silent network partition keeps the socket open for many minutes) or is
-/// far behind: the next call then fails with an I/O error, which has the connection
-/// replaced, instead of every call adding to a queue that nothing drains. Under the
-/// bench's 32 connections no more than a few dozen wait at once.
+/// How many calls may wait for replies on one connection. More means Redis is far behind
+/// (a silent one is caught sooner: see [`Limits`]): the next call then fails with an I/O
+/// error, which has the connection replaced, instead of every call adding to a queue that
+/// nothing drains. Under the bench's 32 connections no more than a few dozen wait at once.
 const MAX_WAITING: usize = 16 * 1024;
+
+/// When a connection counts as dead although its socket is open: a silent network
+/// partition, or a Redis that failed over to another host, leaves the socket open for many
+/// minutes with nothing coming back, and since replies come in order, no call sent on it
+/// would ever be answered again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// How long Redis may send nothing while a call that gave up waiting (its time limit)
+    /// is still unanswered. Past it, the next call that gives up or is made breaks the
+    /// connection, so that a new one is made: a store whose calls all time out is back
+    /// within about two time limits of the path's return instead of never.
+    pub(crate) silence: Duration,
+    /// How many calls may wait for replies at once ([`MAX_WAITING`], lower in tests).
+    max_waiting: usize,
+}
+
+impl Limits {
+    /// Limits for calls bounded by `timeout`: Redis may be silent for as long as one call
+    /// waits.
+    pub(crate) fn for_calls_bounded_by(timeout: Duration) -> Self {
+        Limits {
+            silence: timeout,
+            max_waiting: MAX_WAITING,
+        }
+    }
+}
 
 /// A command a new connection sends before any call, and the check of its reply.
 pub(crate) type SetUpStep = (Cmd, fn(Value) -> RedisResult<()>);
@@ -58,8 +87,9 @@ pub(crate) struct PipelinedConnection {
 /// What callers and the driver share.
 struct Queue {
     state: Mutex<State>,
-    /// [`MAX_WAITING`], lower in tests.
-    max_waiting: usize,
+    limits: Limits,
+    /// Set with `State::broken`, for the driver to read without the lock on every poll.
+    broken: AtomicBool,
 }
 
 /// What a call waits for.
@@ -79,6 +109,11 @@ struct State {
     waiting: VecDeque<Waiting>,
     /// The driver's waker while it has nothing to write.
     driver: Option<Waker>,
+    /// The driver's waker whatever it waits for, to end it when a call breaks the
+    /// connection.
+    driver_task: Option<Waker>,
+    /// When a call gave up waiting while calls were waiting, if no reply has come since.
+    silent_since: Option<Instant>,
     /// Set once the connection broke; every call fails with it from then on.
     broken: Option<RedisError>,
     /// The handle was dropped: no more commands will come.
@@ -100,30 +135,21 @@ impl PipelinedConnection {
         stream: S,
         db: i64,
         setup: &[SetUpStep],
+        limits: Limits,
         spawn: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>),
-    ) -> RedisResult<Self>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        Self::start_with_limit(stream, db, setup, spawn, MAX_WAITING).await
-    }
-
-    async fn start_with_limit<S>(
-        stream: S,
-        db: i64,
-        setup: &[SetUpStep],
-        spawn: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>),
-        max_waiting: usize,
     ) -> RedisResult<Self>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let queue = Arc::new(Queue {
-            max_waiting,
+            limits,
+            broken: AtomicBool::new(false),
             state: Mutex::new(State {
                 outgoing: Vec::new(),
                 waiting: VecDeque::new(),
                 driver: None,
+                driver_task: None,
+                silent_since: None,
                 broken: None,
                 closed: false,
             }),
@@ -148,7 +174,12 @@ impl PipelinedConnection {
             if let Some(err) = &state.broken {
                 return Err(err.clone());
             }
-            if state.waiting.len() >= self.queue.max_waiting {
+            if let Some(err) = self.queue.too_long_silent(&state) {
+                drop(state);
+                self.queue.break_with(&err);
+                return Err(err);
+            }
+            if state.waiting.len() >= self.queue.limits.max_waiting {
                 return Err(RedisError::from(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
@@ -165,7 +196,28 @@ impl PipelinedConnection {
         if let Some(driver) = driver {
             driver.wake();
         }
-        reply.await.unwrap_or_else(|_| Err(driver_gone()))
+        let mut waiting = GiveUpWatch {
+            queue: &self.queue,
+            answered: false,
+        };
+        let result = reply.await.unwrap_or_else(|_| Err(driver_gone()));
+        waiting.answered = true;
+        result
+    }
+}
+
+/// Tells the queue when its call is dropped before its reply came (its time limit ran
+/// out): the one sign a caller has that Redis may have gone silent.
+struct GiveUpWatch<'a> {
+    queue: &'a Queue,
+    answered: bool,
+}
+
+impl Drop for GiveUpWatch<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.queue.gave_up();
+        }
     }
 }
 
@@ -237,18 +289,57 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Marks the connection broken with `err` and fails every waiting call.
+    /// Marks the connection broken with `err`, fails every waiting call and wakes the
+    /// driver to end.
     fn break_with(&self, err: &RedisError) {
-        let waiting = {
+        let (waiting, driver) = {
             let mut state = self.lock();
             state.broken.get_or_insert_with(|| err.clone());
+            self.broken.store(true, Ordering::Release);
             state.outgoing = Vec::new();
-            std::mem::take(&mut state.waiting)
+            (std::mem::take(&mut state.waiting), state.driver_task.take())
         };
         for call in waiting {
             // A call that gave up (its timeout) has dropped its receiver.
             let _ = call.answer.send(Err(err.clone()));
         }
+        if let Some(driver) = driver {
+            driver.wake();
+        }
+    }
+
+    /// A call gave up waiting: starts the silence, or breaks the connection when Redis
+    /// has sent nothing for longer than the limit while calls waited.
+    fn gave_up(&self) {
+        let silent = {
+            let mut state = self.lock();
+            if state.broken.is_some() || state.waiting.is_empty() {
+                // Its reply came as it gave up, and nothing else waits: nothing is owed.
+                return;
+            }
+            let silent = self.too_long_silent(&state);
+            state.silent_since.get_or_insert_with(Instant::now);
+            silent
+        };
+        if let Some(err) = silent {
+            self.break_with(&err);
+        }
+    }
+
+    /// The error that breaks the connection when Redis has been silent too long.
+    fn too_long_silent(&self, state: &State) -> Option<RedisError> {
+        let since = state.silent_since?;
+        let silence = since.elapsed();
+        (silence >= self.limits.silence).then(|| {
+            RedisError::from(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "Redis has sent nothing on this connection for {silence:?} while calls \
+                     waited (a silent network partition or a Redis that moved): it is \
+                     given up"
+                ),
+            ))
+        })
     }
 }
 
@@ -307,6 +398,10 @@ where
         self.writing.clear();
         self.written = 0;
         let mut state = self.queue.lock();
+        match &state.driver_task {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.driver_task = Some(cx.waker().clone()),
+        }
         if state.outgoing.is_empty() {
             if state.closed && state.waiting.is_empty() {
                 return Poll::Ready(());
@@ -407,6 +502,7 @@ where
         }
         {
             let mut state = self.queue.lock();
+            state.silent_since = None;
             for value in self.replies.drain(..) {
                 let Some(call) = state.waiting.pop_front() else {
                     result = Err(RedisError::from((
@@ -458,6 +554,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let driver = self.get_mut();
+        if driver.queue.broken.load(Ordering::Acquire) {
+            // Broken by a call (Redis silent too long): the socket goes with the driver.
+            return Poll::Ready(());
+        }
         match driver.drive(cx) {
             Ok(poll) => poll,
             Err(err) => {
@@ -483,11 +583,17 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
     use tokio::task::JoinHandle;
 
+    /// The tests' limits: Redis may be silent for a second.
+    const LIMITS: Limits = Limits {
+        silence: Duration::from_secs(1),
+        max_waiting: MAX_WAITING,
+    };
+
     /// A connection on one end of an in-memory pipe; the test plays Redis on the other.
     async fn connection(capacity: usize) -> (PipelinedConnection, DuplexStream, JoinHandle<()>) {
         let (client, server) = tokio::io::duplex(capacity);
         let mut driver = None;
-        let conn = PipelinedConnection::start(client, 0, &[], |d| {
+        let conn = PipelinedConnection::start(client, 0, &[], LIMITS, |d| {
             driver = Some(tokio::spawn(d));
         })
         .await
@@ -551,15 +657,13 @@ mod tests {
     #[tokio::test]
     async fn past_the_limit_of_waiting_calls_a_call_fails_at_once() {
         let (client, mut server) = tokio::io::duplex(4096);
-        let conn = PipelinedConnection::start_with_limit(
-            client,
-            0,
-            &[],
-            |d| {
-                tokio::spawn(d);
-            },
-            2,
-        )
+        let limits = Limits {
+            max_waiting: 2,
+            ..LIMITS
+        };
+        let conn = PipelinedConnection::start(client, 0, &[], limits, |d| {
+            tokio::spawn(d);
+        })
         .await
         .expect("no set-up to fail");
         let conn = Arc::new(conn);
@@ -697,6 +801,67 @@ mod tests {
         );
     }
 
+    /// A call on `conn` that gives up after 100 ms, its command read by the test's Redis,
+    /// which does not answer.
+    async fn give_up_on(conn: &PipelinedConnection, server: &mut DuplexStream, key: &str) {
+        let sent = async { expect_bytes(server, &get(key).get_packed_command()).await };
+        let call = tokio::time::timeout(Duration::from_millis(100), query(conn, get(key)));
+        let (gave_up, ()) = tokio::join!(call, sent);
+        assert!(
+            gave_up.is_err(),
+            "no reply, so the call gives up: {gave_up:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_redis_silent_past_the_limit_while_calls_wait_breaks_the_connection() {
+        let (conn, mut server, driver) = connection(4096).await;
+        give_up_on(&conn, &mut server, "a").await;
+        // Within the limit, giving up again changes nothing: Redis may be slow.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        give_up_on(&conn, &mut server, "b").await;
+
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let err = tokio::time::timeout(Duration::from_secs(5), query(&conn, get("c")))
+            .await
+            .expect("fails at once, without waiting for a reply")
+            .expect_err("silent for a second");
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert!(err.to_string().contains("has sent nothing"), "{err}");
+        let later = query(&conn, get("d")).await.expect_err("broken for good");
+        assert_eq!(later.to_string(), err.to_string());
+        // The driver ends with the connection, its socket with it, though the handle lives.
+        tokio::time::timeout(Duration::from_secs(5), driver)
+            .await
+            .expect("the driver ends")
+            .expect("without panicking");
+        let mut rest = Vec::new();
+        server
+            .read_to_end(&mut rest)
+            .await
+            .expect("the pipe closes");
+        assert!(rest.is_empty(), "nothing more was sent: {rest:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reply_after_a_call_gave_up_ends_the_silence() {
+        let (conn, mut server, _driver) = connection(4096).await;
+        give_up_on(&conn, &mut server, "a").await;
+        // The late reply goes nowhere, but shows that Redis answers.
+        server.write_all(b":1\r\n").await.expect("the late reply");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        give_up_on(&conn, &mut server, "b").await;
+        let answered = async {
+            expect_bytes(&mut server, &get("c").get_packed_command()).await;
+            server
+                .write_all(b":2\r\n:3\r\n")
+                .await
+                .expect("the replies");
+        };
+        let (reply, ()) = tokio::join!(query(&conn, get("c")), answered);
+        assert_eq!(reply.expect("the connection still serves"), Value::Int(3));
+    }
+
     #[tokio::test]
     async fn dropping_the_handle_ends_the_driver_once_the_replies_are_in() {
         let (conn, mut server, driver) = connection(4096).await;
@@ -747,7 +912,7 @@ mod tests {
         auth.arg("secret");
         let expected = auth.get_packed_command();
         let setup: [SetUpStep; 1] = [(auth, refused)];
-        let start = PipelinedConnection::start(client, 0, &setup, |d| {
+        let start = PipelinedConnection::start(client, 0, &setup, LIMITS, |d| {
             tokio::spawn(d);
         });
         let redis = async {

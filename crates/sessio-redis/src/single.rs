@@ -49,7 +49,7 @@ use redis::{ConnectionAddr, ErrorKind, RedisConnectionInfo, RedisError, RedisRes
 use tokio::runtime::{Handle, Id};
 use tokio::time::Instant;
 
-use crate::pipelined::{PipelinedConnection, SetUpStep};
+use crate::pipelined::{Limits, PipelinedConnection, SetUpStep};
 
 /// How many runtimes get a connection of their own; calls from further runtimes share
 /// the store's first link. A server has a runtime per worker at most, so this is reached
@@ -87,13 +87,20 @@ struct Target {
     client: redis::Client,
     /// The longest pause between two failed connection attempts.
     max_retry: Duration,
+    /// When a connection counts as dead although its socket is open.
+    limits: Limits,
 }
 
 impl RuntimeConnections {
-    /// Prepares the links; nothing is sent until the first call.
-    pub(crate) fn new_lazy(client: redis::Client, max_retry: Duration) -> Self {
+    /// Prepares the links for calls bounded by `timeout`; nothing is sent until the first
+    /// call.
+    pub(crate) fn new_lazy(client: redis::Client, max_retry: Duration, timeout: Duration) -> Self {
         let home = Handle::try_current().ok().map(|handle| handle.id());
-        let target = Arc::new(Target { client, max_retry });
+        let target = Arc::new(Target {
+            client,
+            max_retry,
+            limits: Limits::for_calls_bounded_by(timeout),
+        });
         RuntimeConnections(Arc::new(Shared {
             first: Arc::new(Link::new(Arc::clone(&target))),
             target,
@@ -281,12 +288,12 @@ impl Target {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 // Commands are small and a reply is awaited: no waiting to fill a segment.
                 stream.set_nodelay(true)?;
-                PipelinedConnection::start(stream, settings.db(), &setup, spawn).await
+                PipelinedConnection::start(stream, settings.db(), &setup, self.limits, spawn).await
             }
             #[cfg(unix)]
             ConnectionAddr::Unix(path) => {
                 let stream = tokio::net::UnixStream::connect(path).await?;
-                PipelinedConnection::start(stream, settings.db(), &setup, spawn).await
+                PipelinedConnection::start(stream, settings.db(), &setup, self.limits, spawn).await
             }
             _ => Err(RedisError::from((
                 ErrorKind::InvalidClientConfig,
@@ -390,7 +397,7 @@ mod tests {
 
     fn connections() -> RuntimeConnections {
         let client = redis::Client::open("redis://127.0.0.1:1/").expect("a valid URL");
-        RuntimeConnections::new_lazy(client, Duration::from_secs(1))
+        RuntimeConnections::new_lazy(client, Duration::from_secs(1), Duration::from_secs(1))
     }
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -503,7 +510,8 @@ mod tests {
     async fn an_attempt_cut_short_by_a_calls_time_limit_counts_as_failed() {
         let (_listener, _queued, port) = port_that_hangs_connects().await;
         let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("a URL");
-        let conns = RuntimeConnections::new_lazy(client, Duration::from_secs(1));
+        let conns =
+            RuntimeConnections::new_lazy(client, Duration::from_secs(1), Duration::from_secs(1));
         let link = conns.current();
         let first = tokio::time::timeout(Duration::from_millis(300), link.connection()).await;
         assert!(

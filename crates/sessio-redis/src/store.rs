@@ -97,7 +97,7 @@ impl RedisStore {
         let client = redis::Client::open(url).map_err(|err| {
             StoreError::Unavailable(format!("redis connect: invalid Redis URL: {err}"))
         })?;
-        let conn = RuntimeConnections::new_lazy(client, config.reconnect_max_delay);
+        let conn = RuntimeConnections::new_lazy(client, config.reconnect_max_delay, config.timeout);
         Ok(RedisStore {
             conn: Connection::Single(conn),
             keys,

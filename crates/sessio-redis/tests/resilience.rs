@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -479,9 +479,13 @@ async fn a_lazy_store_starts_while_redis_is_down() {
 /// connection is answered with a line that is not RESP, whatever it sends; otherwise
 /// bytes pass both ways. What a client meets when it reconnects to a port that something
 /// other than Redis holds for a while (a restart, a failover, a misrouted proxy).
+/// [`FrontOfRedis::cut`] makes the connections passed so far silent, their sockets open.
 struct FrontOfRedis {
     port: u16,
     garbage: Arc<AtomicBool>,
+    /// How many cuts there were; a connection passes bytes while this is what it was
+    /// when the connection came.
+    cuts: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -496,9 +500,12 @@ impl FrontOfRedis {
             .port();
         let garbage = Arc::new(AtomicBool::new(true));
         let mode = Arc::clone(&garbage);
+        let cuts = Arc::new(AtomicU64::new(0));
+        let cut = Arc::clone(&cuts);
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 let garbage = mode.load(Ordering::SeqCst);
+                let cut = Arc::clone(&cut);
                 tokio::spawn(async move {
                     if garbage {
                         let mut buf = [0u8; 1024];
@@ -507,10 +514,16 @@ impl FrontOfRedis {
                                 break;
                             }
                         }
-                    } else if let Ok(mut redis) =
+                    } else if let Ok(redis) =
                         tokio::net::TcpStream::connect(("127.0.0.1", redis_port)).await
                     {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut redis).await;
+                        let passing = cut.load(Ordering::SeqCst);
+                        let (client_read, client_write) = client.into_split();
+                        let (redis_read, redis_write) = redis.into_split();
+                        tokio::join!(
+                            pass_until_cut(client_read, redis_write, &cut, passing),
+                            pass_until_cut(redis_read, client_write, &cut, passing),
+                        );
                     }
                 });
             }
@@ -518,7 +531,30 @@ impl FrontOfRedis {
         FrontOfRedis {
             port,
             garbage,
+            cuts,
             task,
+        }
+    }
+
+    /// From now on, the connections made so far pass nothing either way (a silent
+    /// network partition: no reset, no reply), and new ones pass as before.
+    fn cut(&self) {
+        self.cuts.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either closes; once `cuts` is past `passing`, what comes
+/// in is read and dropped.
+async fn pass_until_cut(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    cuts: &AtomicU64,
+    passing: u64,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf).await {
+        if cuts.load(Ordering::SeqCst) == passing && to.write_all(&buf[..n]).await.is_err() {
+            return;
         }
     }
 }
@@ -547,6 +583,31 @@ async fn a_connection_that_got_no_resp_is_made_again() {
     front.garbage.store(false, Ordering::SeqCst);
     let (took, failures) = serves_again_within(&store, Duration::from_secs(5)).await;
     eprintln!("served again {took:?} after Redis answered properly ({failures} failure(s) first)");
+}
+
+/// A connection through which Redis has gone silent, its socket open (a partition, a
+/// Redis that moved while the old path black-holes), is given up once calls find it
+/// silent for longer than their time limit: the store serves again through a new
+/// connection within a few time limits, instead of failing every call until enough of them
+/// have piled up on the dead one.
+#[tokio::test]
+async fn a_connection_gone_silent_is_given_up_and_made_again() {
+    let Some(server) = PrivateRedis::start("silent").await else {
+        return;
+    };
+    let front = FrontOfRedis::start(server.port).await;
+    front.garbage.store(false, Ordering::SeqCst);
+    let store = lazy_store(&format!("redis://127.0.0.1:{}/", front.port));
+    serves_again_within(&store, Duration::from_secs(5)).await;
+
+    front.cut();
+    let result = store.load(&new_key(), no_touch(now())).await;
+    assert!(
+        matches!(result, Err(StoreError::TimedOut(_))),
+        "the cut connection is silent: {result:?}"
+    );
+    let (took, failures) = serves_again_within(&store, Duration::from_secs(3)).await;
+    eprintln!("served again {took:?} after the first timed-out call ({failures} failure(s) first)");
 }
 
 /// A store whose connection is made by its first call, with calls bounded by 300 ms.
