@@ -141,7 +141,19 @@ impl HttpClient {
 
     /// Sends a request; `body` is sent verbatim as JSON.
     pub fn send(&mut self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
-        let response = self.raw(method, path, body);
+        let content_type = body.map(|_| "application/json");
+        self.send_as(method, path, body, content_type)
+    }
+
+    /// Sends a request with `body` under the given `Content-Type` (none when `None`).
+    pub fn send_as(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        content_type: Option<&str>,
+    ) -> HttpResponse {
+        let response = self.raw(method, path, body, content_type);
         for cookie in response.session_cookies() {
             let value = cookie["sessio=".len()..].split(';').next().unwrap_or("");
             let removed = cookie.to_ascii_lowercase().contains("max-age=0");
@@ -150,7 +162,13 @@ impl HttpClient {
         response
     }
 
-    fn raw(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
+    fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        content_type: Option<&str>,
+    ) -> HttpResponse {
         let mut stream =
             TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the cart app");
         stream
@@ -162,8 +180,8 @@ impl HttpClient {
             self.port,
             body.len()
         );
-        if !body.is_empty() {
-            request.push_str("content-type: application/json\r\n");
+        if let Some(content_type) = content_type {
+            request.push_str(&format!("content-type: {content_type}\r\n"));
         }
         if let Some(cookie) = &self.cookie {
             request.push_str(&format!("cookie: sessio={cookie}\r\n"));
@@ -319,6 +337,16 @@ fn check_flows(app: &CartProcess) {
             "400 needs a JSON error: {r:?}"
         );
         assert!(r.session_cookies().is_empty());
+    }
+    // Bodies are JSON: one sent as something else, or untyped, is refused the same way.
+    for content_type in [Some("text/plain"), None] {
+        let r = c.send_as("POST", "/cart", Some(r#"{"item":"apple"}"#), content_type);
+        assert_eq!(r.status, 400, "POST /cart as {content_type:?}: {r:?}");
+        assert!(
+            r.json.get("error").is_some(),
+            "400 needs a JSON error: {r:?}"
+        );
+        assert!(r.session_cookies().is_empty(), "{r:?}");
     }
     // Wrong password: 401, no session.
     let r = c.send(

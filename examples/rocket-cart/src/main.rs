@@ -8,18 +8,45 @@ use cart_common::{
     bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
 };
 use rocket::config::{LogLevel, Shutdown, Sig};
+use rocket::data::{self, Data, FromData};
 use rocket::fairing::AdHoc;
 use rocket::http::Status;
-use rocket::serde::json::{self, Json, Value};
+use rocket::outcome::Outcome;
+use rocket::serde::json::{Json, Value};
+use rocket::serde::DeserializeOwned;
 use rocket::Request;
 use sessio_rocket::{Session, SessionErrorResponse, SessionFairing};
 
 /// A status and a JSON body, or a session error (`503` when the store is unavailable).
 type Reply = Result<(Status, Json<Value>), SessionErrorResponse>;
 
-/// A JSON request body; every rejection (malformed JSON, a missing field) is answered
-/// by the handler with the contract's `400` JSON error rather than rocket's `400`/`422`.
-type JsonBody<'r, T> = Result<Json<T>, json::Error<'r>>;
+/// A JSON request body, or why it was refused: not sent as JSON (its `Content-Type`),
+/// malformed JSON, a missing field. The handler answers every refusal with the
+/// contract's `400` JSON error, as the other cart apps do, rather than rocket's own
+/// `400`/`422`; and rocket's `Json` alone would read a body of any type as JSON.
+struct JsonBody<T>(Result<T, String>);
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned> FromData<'r> for JsonBody<T> {
+    type Error = std::convert::Infallible;
+
+    async fn from_data(request: &'r Request<'_>, body: Data<'r>) -> data::Outcome<'r, Self> {
+        if !request
+            .content_type()
+            .is_some_and(|content_type| content_type.is_json())
+        {
+            let refused = "expected a body with `Content-Type: application/json`";
+            return Outcome::Success(JsonBody(Err(refused.to_owned())));
+        }
+        Outcome::Success(JsonBody(
+            match <Json<T> as FromData>::from_data(request, body).await {
+                Outcome::Success(Json(value)) => Ok(value),
+                Outcome::Error((_, error)) => Err(error.to_string()),
+                Outcome::Forward((body, status)) => return Outcome::Forward((body, status)),
+            },
+        ))
+    }
+}
 
 #[rocket::main]
 async fn main() -> ExitCode {
@@ -83,9 +110,9 @@ async fn me(session: Session) -> Reply {
 /// `POST /login`: a wrong password changes nothing; a right one renews the session id
 /// (against session fixation), keeps the cart and binds the user.
 #[rocket::post("/login", data = "<login>")]
-async fn login(session: Session, login: JsonBody<'_, Login>) -> Reply {
-    let login = match login {
-        Ok(Json(login)) => login,
+async fn login(session: Session, login: JsonBody<Login>) -> Reply {
+    let login = match login.0 {
+        Ok(login) => login,
         Err(error) => return Ok(json(bad_request(error))),
     };
     if !login.is_valid() {
@@ -105,9 +132,9 @@ async fn cart(session: Session) -> Reply {
 
 /// `POST /cart`: appends an item atomically, so concurrent adds are all kept.
 #[rocket::post("/cart", data = "<add>")]
-async fn add_to_cart(session: Session, add: JsonBody<'_, AddItem>) -> Reply {
-    let add = match add {
-        Ok(Json(add)) => add,
+async fn add_to_cart(session: Session, add: JsonBody<AddItem>) -> Reply {
+    let add = match add.0 {
+        Ok(add) => add,
         Err(error) => return Ok(json(bad_request(error))),
     };
     let items: Vec<String> = session.push(CART, &add.item).await?;

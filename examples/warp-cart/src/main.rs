@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use cart_common::{
     bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
 };
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sessio::{Session, SessionManager};
 use sessio_warp::{with_session, with_session_and, SessionRejection};
 use warp::filters::body::BodyDeserializeError;
 use warp::http::StatusCode;
-use warp::reject::UnsupportedMediaType;
+use warp::reject::{MissingHeader, UnsupportedMediaType};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -59,7 +60,7 @@ fn routes(
         .and(with_session(manager.clone(), me));
     let login = warp::path!("login").and(warp::post()).and(with_session_and(
         manager.clone(),
-        warp::body::json(),
+        json_body(),
         login,
     ));
     let cart = warp::path!("cart")
@@ -67,7 +68,7 @@ fn routes(
         .and(with_session(manager.clone(), cart));
     let add_to_cart = warp::path!("cart").and(warp::post()).and(with_session_and(
         manager.clone(),
-        warp::body::json(),
+        json_body(),
         add_to_cart,
     ));
     let logout = warp::path!("logout")
@@ -84,6 +85,16 @@ fn routes(
         .or(logout)
         .or(logout_all)
         .recover(recover)
+}
+
+/// A JSON body sent as JSON: `warp::body::json` alone reads a body without a
+/// `Content-Type` as JSON, which the other cart apps refuse.
+fn json_body<T: DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error = Rejection> + Clone
+{
+    warp::header::value("content-type")
+        .map(|_| ())
+        .untuple_one()
+        .and(warp::body::json())
 }
 
 /// `GET /health`: never touches the session.
@@ -152,6 +163,11 @@ async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
     }
     if let Some(error) = rejection.find::<UnsupportedMediaType>() {
         return Ok(json(bad_request(error)));
+    }
+    if rejection.find::<MissingHeader>().is_some() {
+        return Ok(json(bad_request(
+            "expected a body with `Content-Type: application/json`",
+        )));
     }
     sessio_warp::recover(rejection).await
 }
