@@ -57,7 +57,7 @@ pub(crate) struct Limits {
     /// is still unanswered. Past it, the next call that gives up or is made breaks the
     /// connection, so that a new one is made: a store whose calls all time out is back
     /// within about two time limits of the path's return instead of never.
-    pub(crate) silence: Duration,
+    silence: Duration,
     /// How many calls may wait for replies at once ([`MAX_WAITING`], lower in tests).
     max_waiting: usize,
 }
