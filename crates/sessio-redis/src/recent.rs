@@ -5,9 +5,9 @@
 //! touches in one round trip. Redis spends several times more on a script call than on a
 //! plain read (about 10 µs against 2 µs of Redis CPU on the bench machine, most of it in
 //! starting the script), and a touch is due at most once per touch interval. So after
-//! each script load this process remembers "last seen at `ls`, so no touch before
-//! `ls + interval`"; until then a load of that session is a plain `HGETALL`, still one
-//! round trip. `ls` only grows (every write and touch sets it to the writer's now), so the
+//! each script load, and after each write that created a session (a log-in), this process
+//! remembers "last seen at `ls`, so no touch before `ls + interval`"; until then a load of
+//! that session is a plain `HGETALL`, still one round trip. `ls` only grows (every write and touch sets it to the writer's now), so the
 //! bound stays true whichever server of a fleet writes next; another server's touch only
 //! makes this one run a script it could have skipped. Bounded by
 //! [`RedisConfig::recent_sessions`](crate::RedisConfig::recent_sessions): the core's
@@ -74,6 +74,26 @@ impl RecentSessions {
         }
     }
 
+    /// After a write created the session (a log-in, a first cart item) with `last_seen`:
+    /// its first loads need no script either. The touch interval is the loads' to ask,
+    /// so the entry is kept until the session's `deadline` (or the table evicts it).
+    pub(crate) fn created(
+        &self,
+        key: &StoreKey,
+        last_seen: Timestamp,
+        deadline: Timestamp,
+        now: Timestamp,
+    ) {
+        let Some(table) = &self.0 else {
+            return;
+        };
+        if deadline > now {
+            let _ = table
+                .shard(key)
+                .insert(*key, last_seen, deadline, None, now);
+        }
+    }
+
     /// The session is gone (or unreadable): forget it.
     pub(crate) fn forget(&self, key: &StoreKey) {
         if let Some(table) = &self.0 {
@@ -119,6 +139,17 @@ mod tests {
         }
         assert!(!recent.touch_not_due(&StoreKey::from_bytes([3; 32]), t(1), minute));
         assert!(recent.touch_not_due(&StoreKey::from_bytes([9; 32]), t(1), minute));
+        // Created: known until its deadline, whatever interval the loads ask.
+        let created = StoreKey::from_bytes([10; 32]);
+        recent.created(&created, t(100), t(1_900), t(100));
+        assert!(recent.touch_not_due(&created, t(159), minute));
+        assert!(!recent.touch_not_due(&created, t(160), minute));
+        assert!(recent.touch_not_due(&created, t(1_000), Duration::from_secs(901)));
+        recent.created(&other, t(100), t(100), t(100));
+        assert!(
+            !recent.touch_not_due(&other, t(100), minute),
+            "already gone"
+        );
         // Off at zero.
         let off = RecentSessions::new(0);
         off.seen(&key, t(0), minute, t(0));

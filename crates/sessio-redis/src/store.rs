@@ -431,11 +431,21 @@ impl SessionStore for RedisStore {
             if delete.is_none() && write.is_none() {
                 return Ok(WriteOutcome::Written);
             }
-            if self.is_cluster() {
+            let outcome = if self.is_cluster() {
                 self.write_in_cluster(delete, write, now).await
             } else {
                 self.write_in_one_call(delete, write, now).await
+            };
+            if let (Ok(WriteOutcome::Written), Some(StoreWrite::Create { key, record })) =
+                (&outcome, write)
+            {
+                // Stored with its last-seen time: the first loads after a log-in need no
+                // script that touches.
+                let meta = &record.meta;
+                self.recent
+                    .created(key, meta.last_seen, meta.expires_at(), now);
             }
+            outcome
         })
     }
 
