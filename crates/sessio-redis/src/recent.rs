@@ -7,9 +7,10 @@
 //! starting the script), and a touch is due at most once per touch interval. So after
 //! each script load, and after each write that created a session (a log-in), this process
 //! remembers "last seen at `ls`, so no touch before `ls + interval`"; until then a load of
-//! that session is a plain `HGETALL`, still one round trip. `ls` only grows (every write and touch sets it to the writer's now), so the
-//! bound stays true whichever server of a fleet writes next; another server's touch only
-//! makes this one run a script it could have skipped. Bounded by
+//! that session is a plain `HGETALL`, still one round trip. `ls` only grows (every write
+//! and touch sets it to the writer's now), so the bound stays true whichever server of a
+//! fleet writes next; another server's touch only makes this one run a script it could
+//! have skipped. Bounded by
 //! [`RedisConfig::recent_sessions`](crate::RedisConfig::recent_sessions): the core's
 //! table, least recently used out first, sharded like the memory store because every
 //! load of every worker thread asks it.
@@ -53,25 +54,7 @@ impl RecentSessions {
         interval: Duration,
         now: Timestamp,
     ) {
-        let Some(table) = &self.0 else {
-            return;
-        };
-        let not_due_until = last_seen.saturating_add(interval);
-        if not_due_until <= now {
-            return;
-        }
-        let mut table = table.shard(key);
-        match table.get_mut(key, now) {
-            Some(mut entry) => {
-                *entry.value_mut() = last_seen;
-                entry.set_expires_at(not_due_until);
-            }
-            None => {
-                // A full table evicts its least recently used entry: forgetting only costs
-                // a script call.
-                let _ = table.insert(*key, last_seen, not_due_until, None, now);
-            }
-        }
+        self.keep(key, last_seen, last_seen.saturating_add(interval), now);
     }
 
     /// After a write created the session (a log-in, a first cart item) with `last_seen`:
@@ -84,13 +67,28 @@ impl RecentSessions {
         deadline: Timestamp,
         now: Timestamp,
     ) {
+        self.keep(key, last_seen, deadline, now);
+    }
+
+    /// Remembers `last_seen` for `key` until `until` (nothing when that has passed).
+    fn keep(&self, key: &StoreKey, last_seen: Timestamp, until: Timestamp, now: Timestamp) {
         let Some(table) = &self.0 else {
             return;
         };
-        if deadline > now {
-            let _ = table
-                .shard(key)
-                .insert(*key, last_seen, deadline, None, now);
+        if until <= now {
+            return;
+        }
+        let mut table = table.shard(key);
+        match table.get_mut(key, now) {
+            Some(mut entry) => {
+                *entry.value_mut() = last_seen;
+                entry.set_expires_at(until);
+            }
+            None => {
+                // A full table evicts its least recently used entry: forgetting only costs
+                // a script call.
+                let _ = table.insert(*key, last_seen, until, None, now);
+            }
         }
     }
 
@@ -145,6 +143,9 @@ mod tests {
         assert!(recent.touch_not_due(&created, t(159), minute));
         assert!(!recent.touch_not_due(&created, t(160), minute));
         assert!(recent.touch_not_due(&created, t(1_000), Duration::from_secs(901)));
+        // Created again under a key it knew: what Redis now holds replaces what it knew.
+        recent.created(&created, t(0), t(1_900), t(100));
+        assert!(!recent.touch_not_due(&created, t(100), minute));
         recent.created(&other, t(100), t(100), t(100));
         assert!(
             !recent.touch_not_due(&other, t(100), minute),

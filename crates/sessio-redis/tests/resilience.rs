@@ -97,6 +97,12 @@ async fn every_store_call_is_one_script_call() {
     let _ = store
         .load_and_push(&warm, no_touch(now), "list", b"1")
         .await;
+    // Touched at now + 120 by the load above: a touch is due again at now + 180.
+    let push_due = TouchRule {
+        now: later(now, 240),
+        interval: Duration::from_secs(60),
+    };
+    let _ = store.load_and_push(&warm, push_due, "list", b"2").await;
 
     let key = new_key();
     let mut counts = Vec::new();
