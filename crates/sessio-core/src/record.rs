@@ -61,10 +61,17 @@ impl SessionMeta {
 
     /// When the session stops being valid: the earlier of the idle and absolute deadlines.
     pub fn expires_at(&self) -> Timestamp {
+        self.expires_at_if_seen(self.last_seen)
+    }
+
+    /// [`expires_at`](Self::expires_at) once the session is seen at `last_seen`, as a
+    /// store knows it after applying [`Changes`](crate::machine::Changes) that carry this
+    /// meta and that time.
+    pub fn expires_at_if_seen(&self, last_seen: Timestamp) -> Timestamp {
         let idle = self
             .lifetime
             .idle_timeout()
-            .map_or(Timestamp::MAX, |d| self.last_seen.saturating_add(d));
+            .map_or(Timestamp::MAX, |d| last_seen.saturating_add(d));
         let absolute = self.absolute_deadline().unwrap_or(Timestamp::MAX);
         idle.min(absolute)
     }
@@ -428,6 +435,23 @@ mod tests {
                 Err(RecordError::Invalid("duplicate value name"))
             );
         }
+    }
+
+    #[test]
+    fn the_deadline_follows_the_last_seen_time_up_to_the_absolute_one() {
+        let meta = sample().meta;
+        let start = meta.started_at;
+        let at = |secs: u64| start.saturating_add(Duration::from_secs(secs));
+        assert_eq!(meta.expires_at(), at(1800), "idle first");
+        assert_eq!(meta.expires_at_if_seen(at(600)), at(2400));
+        let mut seen = meta.clone();
+        seen.last_seen = at(600);
+        assert_eq!(seen.expires_at(), meta.expires_at_if_seen(at(600)));
+        assert_eq!(
+            meta.expires_at_if_seen(at(86_000)),
+            at(86_400),
+            "absolute last"
+        );
     }
 
     #[test]

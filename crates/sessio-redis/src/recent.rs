@@ -5,8 +5,9 @@
 //! touches in one round trip. Redis spends several times more on a script call than on a
 //! plain read (about 10 µs against 2 µs of Redis CPU on the bench machine, most of it in
 //! starting the script), and a touch is due at most once per touch interval. So after
-//! each script load, and after each write that created a session (a log-in), this process
-//! remembers "last seen at `ls`, so no touch before `ls + interval`"; until then a load of
+//! each script load, and after each write that says when the session was last seen (a
+//! log-in, new or renewing a session), this process remembers "last seen at `ls`, so no
+//! touch before `ls + interval`"; until then a load of
 //! that session is a plain `HGETALL`, still one round trip. `ls` only grows (every write
 //! and touch sets it to the writer's now), so the bound stays true whichever server of a
 //! fleet writes next; another server's touch only makes this one run a script it could
@@ -57,10 +58,11 @@ impl RecentSessions {
         self.keep(key, last_seen, last_seen.saturating_add(interval), now);
     }
 
-    /// After a write created the session (a log-in, a first cart item) with `last_seen`:
-    /// its first loads need no script either. The touch interval is the loads' to ask,
-    /// so the entry is kept until the session's `deadline` (or the table evicts it).
-    pub(crate) fn created(
+    /// After a write stored the session with `last_seen` (a log-in, a first cart item, a
+    /// renewed id): its next loads need no script either. The touch interval is the
+    /// loads' to ask, so the entry is kept until the session's `deadline` (or the table
+    /// evicts it).
+    pub(crate) fn written(
         &self,
         key: &StoreKey,
         last_seen: Timestamp,
@@ -137,16 +139,16 @@ mod tests {
         }
         assert!(!recent.touch_not_due(&StoreKey::from_bytes([3; 32]), t(1), minute));
         assert!(recent.touch_not_due(&StoreKey::from_bytes([9; 32]), t(1), minute));
-        // Created: known until its deadline, whatever interval the loads ask.
-        let created = StoreKey::from_bytes([10; 32]);
-        recent.created(&created, t(100), t(1_900), t(100));
-        assert!(recent.touch_not_due(&created, t(159), minute));
-        assert!(!recent.touch_not_due(&created, t(160), minute));
-        assert!(recent.touch_not_due(&created, t(1_000), Duration::from_secs(901)));
-        // Created again under a key it knew: what Redis now holds replaces what it knew.
-        recent.created(&created, t(0), t(1_900), t(100));
-        assert!(!recent.touch_not_due(&created, t(100), minute));
-        recent.created(&other, t(100), t(100), t(100));
+        // Written: known until its deadline, whatever interval the loads ask.
+        let written = StoreKey::from_bytes([10; 32]);
+        recent.written(&written, t(100), t(1_900), t(100));
+        assert!(recent.touch_not_due(&written, t(159), minute));
+        assert!(!recent.touch_not_due(&written, t(160), minute));
+        assert!(recent.touch_not_due(&written, t(1_000), Duration::from_secs(901)));
+        // Written again under a key it knew: what Redis now holds replaces what it knew.
+        recent.written(&written, t(0), t(1_900), t(100));
+        assert!(!recent.touch_not_due(&written, t(100), minute));
+        recent.written(&other, t(100), t(100), t(100));
         assert!(
             !recent.touch_not_due(&other, t(100), minute),
             "already gone"

@@ -218,6 +218,93 @@ async fn every_store_call_is_one_script_call() {
     assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
 }
 
+/// A log-in that renews a pre-login session (a cart kept) writes a rotation carrying the
+/// new meta: the store then knows when the session was last seen, so its first read is a
+/// plain `HGETALL`, as after a log-in that creates the session. A rotation without the
+/// meta tells no deadline, and the next read runs the script.
+#[tokio::test]
+async fn a_renewed_session_is_read_with_a_plain_hgetall() {
+    let Some((_server, mut raw, store)) =
+        private_redis("renewed_read", Duration::from_secs(2)).await
+    else {
+        return;
+    };
+    const SCRIPTS: &[&str] = &["cmdstat_evalsha:", "cmdstat_eval:"];
+    let now = now();
+    let minute = Duration::from_secs(60);
+    // Warm-up: the first call of a script loads it (NOSCRIPT, SCRIPT LOAD, EVALSHA).
+    let _ = store.load(&new_key(), no_touch(now)).await;
+    let anonymous = new_key();
+    let before_log_in = record(now, lifetime(Some(600), None), &[("cart", b"[1]")]);
+    create(&store, anonymous, before_log_in.clone(), now).await;
+    // Long enough for the creation's last-seen time alone to make a touch due.
+    let log_in_at = later(now, 100);
+    let mut meta = before_log_in.meta;
+    meta.user = Some("ada".into());
+    meta.started_at = log_in_at;
+    meta.id_issued_at = log_in_at;
+    let renewed = new_key();
+    let rotate = |from, to, meta| StoreWrite::Rotate {
+        from,
+        to,
+        changes: Changes {
+            meta,
+            last_seen: log_in_at,
+            cleared: false,
+            values: vec![],
+        },
+    };
+    let written = store
+        .write(
+            None,
+            Some(&rotate(anonymous, renewed, Some(meta))),
+            log_in_at,
+        )
+        .await;
+    assert_eq!(written.ok(), Some(sessio::WriteOutcome::Written));
+
+    let read_at = TouchRule {
+        now: later(log_in_at, 30),
+        interval: minute,
+    };
+    let (scripts, hgetalls) = (
+        calls(&mut raw, SCRIPTS).await,
+        calls(&mut raw, &["cmdstat_hgetall:"]).await,
+    );
+    let loaded = store.load(&renewed, read_at).await;
+    let Ok(Some(loaded)) = loaded else {
+        panic!("the renewed session: {loaded:?}");
+    };
+    assert!(!loaded.touched);
+    assert_eq!(loaded.record.meta.user.as_deref(), Some("ada"));
+    assert_eq!(
+        loaded.record.values.get("cart").map(|v| v.bytes.as_slice()),
+        Some(&b"[1]"[..])
+    );
+    assert_eq!(
+        (
+            calls(&mut raw, SCRIPTS).await - scripts,
+            calls(&mut raw, &["cmdstat_hgetall:"]).await - hgetalls
+        ),
+        (0, 1),
+        "the first read after a log-in that renewed the session is one plain HGETALL"
+    );
+
+    let again = new_key();
+    let written = store
+        .write(None, Some(&rotate(renewed, again, None)), log_in_at)
+        .await;
+    assert_eq!(written.ok(), Some(sessio::WriteOutcome::Written));
+    let scripts = calls(&mut raw, SCRIPTS).await;
+    let loaded = store.load(&again, read_at).await;
+    assert!(matches!(loaded, Ok(Some(_))), "{loaded:?}");
+    assert_eq!(
+        calls(&mut raw, SCRIPTS).await - scripts,
+        1,
+        "a rotation without the meta leaves the deadline unknown: the read may touch"
+    );
+}
+
 /// Which push script a push ran: `push.lua` (no touch) or `load_and_push.lua`.
 #[derive(Debug, PartialEq, Eq)]
 enum PushScript {
