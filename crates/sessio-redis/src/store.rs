@@ -2,6 +2,7 @@
 //! Cluster, `write`s that span two hash slots take more; see [`crate::cluster`]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterConfig};
@@ -15,6 +16,7 @@ use sessio_core::{StoreKey, StoreWrite, Timestamp};
 use tokio::time::Instant;
 
 use crate::argv::{self, Call};
+use crate::cluster_link::{key_slot, ClusterLink};
 use crate::config::RedisConfig;
 use crate::error::{did_not_run, from_redis, from_reply};
 use crate::keys::Keys;
@@ -49,8 +51,9 @@ enum Connection {
     /// One Redis: a pipelined connection per Tokio runtime that calls the store, each
     /// reconnecting by itself.
     Single(RuntimeConnections),
-    /// Redis Cluster: a connection per node, each call routed by its first key's slot.
-    Cluster(ClusterConnection),
+    /// Redis Cluster: a connection per node, each call routed by its first key's slot,
+    /// made afresh when a slot's calls keep timing out.
+    Cluster(Arc<ClusterLink>),
 }
 
 impl fmt::Debug for RedisStore {
@@ -92,7 +95,7 @@ impl RedisStore {
     /// one it fails with `Unavailable`. Fails with `Unavailable` for an unparsable URL or a
     /// key prefix holding `{` or `}`.
     pub fn connect_lazy(url: &str, config: RedisConfig) -> Result<Self, StoreError> {
-        let keys = prepare(&config)?;
+        let (keys, _) = prepare(&config)?;
         // The URL may hold a password: the error names the problem, never the URL.
         let client = redis::Client::open(url).map_err(|err| {
             StoreError::Unavailable(format!("redis connect: invalid Redis URL: {err}"))
@@ -146,7 +149,7 @@ impl RedisStore {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let keys = prepare(&config)?;
+        let (keys, runtime) = prepare(&config)?;
         let nodes: Vec<String> = nodes
             .into_iter()
             .map(|node| node.as_ref().to_owned())
@@ -164,9 +167,9 @@ impl RedisStore {
                 ))
             })?;
         let cluster_config = ClusterConfig::new().set_connection_timeout(config.timeout);
-        let conn = client.get_pending_async_connection_with_config(cluster_config);
+        let link = ClusterLink::new(client, cluster_config, config.timeout, runtime);
         Ok(RedisStore {
-            conn: Connection::Cluster(conn),
+            conn: Connection::Cluster(Arc::new(link)),
             keys,
             recent: RecentSessions::new(config.recent_sessions),
             config,
@@ -197,10 +200,13 @@ impl RedisStore {
                 })
                 .await?;
             }
-            Connection::Cluster(conn) => {
-                let mut conn = conn.clone();
-                self.bounded("connect", ping.query_async::<Value>(&mut conn))
-                    .await?;
+            Connection::Cluster(link) => {
+                // Every primary: no one slot to watch.
+                self.in_cluster("connect", link, None, |mut conn| {
+                    let ping = &ping;
+                    async move { ping.query_async::<Value>(&mut conn).await }
+                })
+                .await?;
             }
         }
         Ok(())
@@ -263,8 +269,9 @@ impl RedisStore {
                 })
                 .await
             }
-            Connection::Cluster(conn) => {
-                self.in_cluster(op, conn, |mut conn| {
+            Connection::Cluster(link) => {
+                let slot = call.keys.first().map(|key| key_slot(key.as_bytes()));
+                self.in_cluster(op, link, slot, |mut conn| {
                     let invocation = &invocation;
                     async move { invocation.invoke_async::<Value>(&mut conn).await }
                 })
@@ -273,8 +280,14 @@ impl RedisStore {
         }
     }
 
-    /// One plain command (a read, so safe to send again), bounded like [`Self::eval`].
-    async fn query(&self, op: &'static str, cmd: &redis::Cmd) -> Result<Value, StoreError> {
+    /// One plain command on `key` (a read, so safe to send again), bounded like
+    /// [`Self::eval`].
+    async fn query(
+        &self,
+        op: &'static str,
+        cmd: &redis::Cmd,
+        key: &str,
+    ) -> Result<Value, StoreError> {
         match &self.conn {
             Connection::Single(conns) => {
                 self.on_single(op, conns, async |mut conn| {
@@ -282,8 +295,9 @@ impl RedisStore {
                 })
                 .await
             }
-            Connection::Cluster(conn) => {
-                self.in_cluster(op, conn, |mut conn| async move {
+            Connection::Cluster(link) => {
+                let slot = Some(key_slot(key.as_bytes()));
+                self.in_cluster(op, link, slot, |mut conn| async move {
                     cmd.query_async::<Value>(&mut conn).await
                 })
                 .await
@@ -292,17 +306,20 @@ impl RedisStore {
     }
 
     /// Runs `call` on the cluster, again after an error that says it did not run (a slot
-    /// on the move, a failover), with growing pauses, all within the timeout.
+    /// on the move, a failover), with growing pauses, all within the timeout. Tells the
+    /// link whether `slot` (the call's keys', `None` for every node) answered or timed out.
     async fn in_cluster<F, Fut>(
         &self,
         op: &'static str,
-        conn: &ClusterConnection,
+        link: &ClusterLink,
+        slot: Option<u16>,
         mut call: F,
     ) -> Result<Value, StoreError>
     where
         F: FnMut(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<Value>>,
     {
+        let (conn, generation) = link.current(slot, Instant::now());
         let deadline = Instant::now() + self.config.timeout;
         let attempts = async {
             let mut pause = RETRY_PAUSE;
@@ -316,7 +333,17 @@ impl RedisStore {
                 }
             }
         };
-        self.bounded(op, attempts).await
+        let result = self.bounded(op, attempts).await;
+        match &result {
+            Ok(_) | Err(StoreError::Refused(_) | StoreError::Protocol(_)) => link.answered(slot),
+            Err(StoreError::TimedOut(_)) => {
+                link.timed_out(slot, generation, Instant::now());
+            }
+            // A connection error (`Unavailable`): the client makes that connection again
+            // by itself.
+            Err(_) => {}
+        }
+        result
     }
 
     /// `write.lua` with a delete and a write whose keys share a hash slot (always so on a
@@ -345,15 +372,17 @@ impl RedisStore {
     }
 }
 
-/// The checks every constructor makes before building a connection.
-fn prepare(config: &RedisConfig) -> Result<Keys, StoreError> {
-    if tokio::runtime::Handle::try_current().is_err() {
+/// The checks every constructor makes before building a connection: the key names, and
+/// the Tokio runtime the store is made on.
+fn prepare(config: &RedisConfig) -> Result<(Keys, tokio::runtime::Handle), StoreError> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return Err(StoreError::Unavailable(String::from(
             "redis connect: RedisStore must be created within a Tokio runtime",
         )));
-    }
-    Keys::new(&config.key_prefix)
-        .map_err(|err| StoreError::Unavailable(format!("redis connect: {err}")))
+    };
+    let keys = Keys::new(&config.key_prefix)
+        .map_err(|err| StoreError::Unavailable(format!("redis connect: {err}")))?;
+    Ok((keys, runtime))
 }
 
 impl SessionStore for RedisStore {
@@ -365,9 +394,10 @@ impl SessionStore for RedisStore {
         Box::pin(async move {
             if self.recent.touch_not_due(key, touch.now, touch.interval) {
                 // No touch can be due: a plain read, a fraction of a script's cost.
+                let name = self.keys.session(key);
                 let mut cmd = redis::cmd("HGETALL");
-                cmd.arg(self.keys.session(key));
-                let value = self.query("load", &cmd).await?;
+                cmd.arg(&name);
+                let value = self.query("load", &cmd, &name).await?;
                 let found = reply::hash(value).map_err(|e| from_reply("load", e))?;
                 let loaded = loaded(key, found, touch);
                 if loaded.is_none() {

@@ -704,6 +704,70 @@ async fn a_connection_gone_silent_is_given_up_and_made_again() {
     eprintln!("served again {took:?} after the first timed-out call ({failures} failure(s) first)");
 }
 
+/// The cluster's counterpart: a lone cluster node announced at the proxy's port, so that
+/// every connection the client makes to it passes the proxy. Cut, the node's connection is
+/// silent with its socket open; once calls to the session's slot have timed out for a
+/// timeout with none answered, the store connects to the cluster afresh and serves again.
+#[tokio::test]
+async fn a_silent_cluster_node_is_connected_to_afresh() {
+    let Some(node) = PrivateRedis::start_cluster_node("cluster_silent").await else {
+        return;
+    };
+    let front = FrontOfRedis::start(node.port).await;
+    front.garbage.store(false, Ordering::SeqCst);
+    let mut raw = common::raw(&node.url())
+        .await
+        .unwrap_or_else(|| panic!("no raw connection"));
+    common::config_set(&mut raw, "cluster-announce-port", &front.port.to_string()).await;
+    let () = redis::cmd("CLUSTER")
+        .arg("ADDSLOTSRANGE")
+        .arg(0)
+        .arg(16_383)
+        .query_async(&mut raw)
+        .await
+        .unwrap_or_else(|e| panic!("CLUSTER ADDSLOTSRANGE: {e}"));
+    let ready_by = Instant::now() + Duration::from_secs(5);
+    loop {
+        let info: String = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(&mut raw)
+            .await
+            .unwrap_or_else(|e| panic!("CLUSTER INFO: {e}"));
+        if info.contains("cluster_state:ok") {
+            break;
+        }
+        assert!(
+            Instant::now() < ready_by,
+            "the lone node never became a cluster: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let config = RedisConfig::default().with_timeout(Duration::from_millis(300));
+    let store =
+        RedisStore::connect_cluster_lazy([format!("redis://127.0.0.1:{}/", front.port)], config)
+            .unwrap_or_else(|e| panic!("connect_cluster_lazy: {e}"));
+    serves_again_within(&store, Duration::from_secs(5)).await;
+    let key = new_key();
+    let now = now();
+    create(
+        &store,
+        key,
+        record(now, lifetime(Some(600), None), &[("a", b"1")]),
+        now,
+    )
+    .await;
+
+    front.cut();
+    let result = store.load(&key, no_touch(now)).await;
+    assert!(
+        matches!(result, Err(StoreError::TimedOut(_))),
+        "the cut connection is silent: {result:?}"
+    );
+    let (took, failures, loaded) = loads_again_within(&store, &key, Duration::from_secs(3)).await;
+    assert!(loaded.is_some_and(|l| l.record.values.get("a").is_some()));
+    eprintln!("served again {took:?} after the first timed-out call ({failures} failure(s) first)");
+}
+
 /// A store whose connection is made by its first call, with calls bounded by 300 ms.
 fn lazy_store(url: &str) -> RedisStore {
     let config = RedisConfig::default().with_timeout(Duration::from_millis(300));
@@ -723,16 +787,27 @@ async fn fails_until(store: &RedisStore, expected: impl Fn(&StoreError) -> bool)
     }
 }
 
-/// Loads every 50 ms until one serves (within `limit`): how long it took and how many
-/// failed first.
+/// Loads a session that does not exist every 50 ms until one serves (within `limit`):
+/// how long it took and how many failed first.
 async fn serves_again_within(store: &RedisStore, limit: Duration) -> (Duration, u32) {
+    let (took, failures, loaded) = loads_again_within(store, &new_key(), limit).await;
+    assert!(loaded.is_none());
+    (took, failures)
+}
+
+/// Loads `key` every 50 ms until one serves (within `limit`): how long it took, how many
+/// failed first, and what was loaded.
+async fn loads_again_within(
+    store: &RedisStore,
+    key: &sessio_core::StoreKey,
+    limit: Duration,
+) -> (Duration, u32, Option<sessio::Loaded>) {
     let started = Instant::now();
     let mut failures = 0;
     loop {
-        match store.load(&new_key(), no_touch(now())).await {
+        match store.load(key, no_touch(now())).await {
             Ok(loaded) => {
-                assert!(loaded.is_none());
-                return (started.elapsed(), failures);
+                return (started.elapsed(), failures, loaded);
             }
             Err(err) => {
                 failures += 1;

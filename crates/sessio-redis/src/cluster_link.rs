@@ -1,0 +1,282 @@
+//! The connection to a Redis Cluster, made afresh when a slot's calls keep timing out.
+//!
+//! The `redis` crate's `ClusterConnection` holds a multiplexed connection per node and
+//! makes one again when the node closes it or a call on it fails with an I/O error. A
+//! node's connection that goes silent with its socket open (a partition that black-holes
+//! the path, a node that moved while its old address swallows packets) fails no call that
+//! way: every call to that node times out, and the next is sent on the same connection,
+//! until the operating system gives up on the socket (TCP retransmits for about 15 minutes
+//! by default), while the calls to the other nodes succeed.
+//!
+//! The link cannot see which node serves a slot, so it watches slots, the unit a node
+//! serves: when a call times out, its key's slot is marked silent since then, and any
+//! answer for that slot (a reply or a Redis error) clears the mark. A call to a slot
+//! silent for at least the limit, made or timing out, has the link make the whole
+//! connection afresh from the configured nodes (learning the layout again) and forget
+//! every mark. So a user whose session sits behind a silent node is served again from
+//! the first request made a limit after their first timed-out one. Calls under way finish
+//! on the connection they started on; their timeouts do not count against the new one.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+/// Which connection a call was made on: each new one gets the next number.
+pub(crate) type Generation = u64;
+
+/// The number of hash slots of a Redis Cluster.
+const SLOTS: u16 = 16_384;
+
+/// The hash slot of a key, as Redis Cluster computes it: CRC16 (XMODEM) of the key's hash
+/// tag (the text between its first `{` and the next `}`, when not empty), else of the
+/// whole key, modulo 16 384.
+pub(crate) fn key_slot(key: &[u8]) -> u16 {
+    let hashed = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            let close = rest.iter().position(|&b| b == b'}')?;
+            (close > 0).then(|| &rest[..close])
+        })
+        .unwrap_or(key);
+    crc16_xmodem(hashed) % SLOTS
+}
+
+fn crc16_xmodem(bytes: &[u8]) -> u16 {
+    bytes.iter().fold(0u16, |crc, &byte| {
+        (0..8).fold(crc ^ (u16::from(byte) << 8), |crc, _| {
+            if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            }
+        })
+    })
+}
+
+/// The cluster connection in use, and how to make the next one.
+pub(crate) struct ClusterLink {
+    client: ClusterClient,
+    config: ClusterConfig,
+    /// Where every connection's tasks run: the runtime the store was made on, not the
+    /// one of the call that happens to make a connection afresh (an actix-web worker's,
+    /// say, which may stop before the application does).
+    runtime: Handle,
+    state: Mutex<LinkState>,
+    /// Whether any slot is marked: while none is (nearly always), an answered call
+    /// takes no lock.
+    any_silent: AtomicBool,
+}
+
+struct LinkState {
+    conn: ClusterConnection,
+    generation: Generation,
+    silent: SilentSlots,
+}
+
+impl fmt::Debug for ClusterLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the client: its connection info may hold a password.
+        let state = self.lock();
+        f.debug_struct("ClusterLink")
+            .field("generation", &state.generation)
+            .field("silent_slots", &state.silent.since.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterLink {
+    /// A link whose first connection is made in the background (see
+    /// `ClusterClient::get_pending_async_connection_with_config`) on `runtime`, as every
+    /// later one. A slot may stay silent for `limit`.
+    pub(crate) fn new(
+        client: ClusterClient,
+        config: ClusterConfig,
+        limit: Duration,
+        runtime: Handle,
+    ) -> Self {
+        let conn = {
+            let _on = runtime.enter();
+            client.get_pending_async_connection_with_config(config.clone())
+        };
+        ClusterLink {
+            client,
+            config,
+            runtime,
+            state: Mutex::new(LinkState {
+                conn,
+                generation: 0,
+                silent: SilentSlots {
+                    limit,
+                    since: HashMap::new(),
+                },
+            }),
+            any_silent: AtomicBool::new(false),
+        }
+    }
+
+    /// The connection to make a call to `slot` on (`None`: a call to every node), and
+    /// its generation for [`Self::timed_out`]. Made afresh first when `slot` has been
+    /// silent for the limit.
+    pub(crate) fn current(
+        &self,
+        slot: Option<u16>,
+        now: Instant,
+    ) -> (ClusterConnection, Generation) {
+        let mut state = self.lock();
+        if slot.is_some_and(|slot| state.silent.is_past_limit(slot, now)) {
+            self.make_afresh(&mut state);
+        }
+        (state.conn.clone(), state.generation)
+    }
+
+    /// A call to `slot` got an answer: the slot's node is not silent.
+    pub(crate) fn answered(&self, slot: Option<u16>) {
+        let Some(slot) = slot else { return };
+        if self.any_silent.load(Ordering::Relaxed) {
+            let mut state = self.lock();
+            state.silent.since.remove(&slot);
+            self.any_silent
+                .store(!state.silent.since.is_empty(), Ordering::Relaxed);
+        }
+    }
+
+    /// A call to `slot` made on connection `generation` got no answer within its time
+    /// limit, at `at`. Returns whether the connection was made afresh.
+    pub(crate) fn timed_out(&self, slot: Option<u16>, generation: Generation, at: Instant) -> bool {
+        let Some(slot) = slot else { return false };
+        let mut state = self.lock();
+        if generation != state.generation {
+            return false;
+        }
+        if state.silent.is_past_limit(slot, at) {
+            self.make_afresh(&mut state);
+            return true;
+        }
+        state.silent.since.entry(slot).or_insert(at);
+        self.any_silent.store(true, Ordering::Relaxed);
+        false
+    }
+
+    fn make_afresh(&self, state: &mut LinkState) {
+        tracing::warn!(
+            limit = ?state.silent.limit,
+            "a Redis Cluster slot's calls kept timing out with none answered; connecting to the cluster afresh"
+        );
+        let _on = self.runtime.enter();
+        state.conn = self
+            .client
+            .get_pending_async_connection_with_config(self.config.clone());
+        state.generation += 1;
+        state.silent.since.clear();
+        self.any_silent.store(false, Ordering::Relaxed);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LinkState> {
+        // Every change leaves the state whole, so a panic elsewhere cannot break it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The slots whose calls time out, each with when the first unanswered one timed out.
+struct SilentSlots {
+    limit: Duration,
+    since: HashMap<u16, Instant>,
+}
+
+impl SilentSlots {
+    fn is_past_limit(&self, slot: u16, now: Instant) -> bool {
+        self.since
+            .get(&slot)
+            .is_some_and(|since| now.saturating_duration_since(*since) >= self.limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_millis(300);
+
+    fn at(start: Instant, ms: u64) -> Instant {
+        start + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn slots_are_redis_clusters() {
+        // Each as `CLUSTER KEYSLOT` gives it (Redis 7.0).
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+        for (key, slot) in [
+            (&b"foo"[..], 12_182),
+            (b"{user1000}.following", 3_443),
+            (b"user1000", 3_443),
+            (b"foo{}{bar}", 8_363),
+            (b"foo{{bar}}zap", 4_015),
+            (b"foo{bar}{zap}", 5_061),
+            (b"sessio:s:{a412}cc03", 5_814),
+        ] {
+            assert_eq!(key_slot(key), slot, "{}", String::from_utf8_lossy(key));
+        }
+    }
+
+    /// A link whose connections never connect (nothing listens there), and need not.
+    fn link() -> ClusterLink {
+        let client = ClusterClient::new(vec!["redis://127.0.0.1:1/"])
+            .unwrap_or_else(|e| panic!("client: {e}"));
+        ClusterLink::new(client, ClusterConfig::new(), LIMIT, Handle::current())
+    }
+
+    #[tokio::test]
+    async fn a_slot_that_times_out_again_a_limit_later_has_the_connection_made_afresh() {
+        let link = link();
+        let start = Instant::now();
+        let (_, first) = link.current(Some(7), start);
+        assert!(!link.timed_out(Some(7), first, at(start, 0)));
+        assert!(!link.timed_out(Some(7), first, at(start, 299)));
+        // Another slot's answers say nothing of slot 7's node.
+        link.answered(Some(8));
+        assert!(
+            link.timed_out(Some(7), first, at(start, 300)),
+            "made afresh"
+        );
+        let (_, second) = link.current(Some(7), at(start, 300));
+        assert_ne!(first, second);
+        // Calls that were under way on the old connection time out too: not counted.
+        for late in [400, 700, 1_000] {
+            assert!(!link.timed_out(Some(7), first, at(start, late)));
+        }
+        assert_eq!(link.current(Some(7), at(start, 1_000)).1, second);
+        // Timeouts of a call to every node (no slot) count for none.
+        assert!(!link.timed_out(None, second, at(start, 1_000)));
+        assert!(!link.timed_out(None, second, at(start, 2_000)));
+        assert_eq!(link.current(None, at(start, 2_000)).1, second);
+    }
+
+    #[tokio::test]
+    async fn an_answer_clears_the_slot_and_a_call_to_a_silent_slot_is_made_on_a_fresh_one() {
+        let link = link();
+        let start = Instant::now();
+        let (_, first) = link.current(Some(1), start);
+        assert!(!link.timed_out(Some(1), first, at(start, 0)));
+        link.answered(Some(1));
+        assert!(
+            !link.timed_out(Some(1), first, at(start, 500)),
+            "a new mark"
+        );
+        assert!(!link.timed_out(Some(2), first, at(start, 600)));
+        // The next call to slot 1, a limit after its mark: made on a fresh connection.
+        let (_, second) = link.current(Some(1), at(start, 800));
+        assert_ne!(first, second);
+        // Every mark went with the old connection.
+        assert_eq!(link.current(Some(2), at(start, 5_000)).1, second);
+        assert!(!link.any_silent.load(Ordering::Relaxed));
+    }
+}
