@@ -95,13 +95,13 @@ async fn login(session: Session, login: web::Json<Login>) -> Result<HttpResponse
 /// `GET /cart`: the items, an empty list without a session.
 async fn cart(session: Session) -> Result<HttpResponse, Error> {
     let items: Vec<String> = session.get(CART).await?.unwrap_or_default();
-    Ok(HttpResponse::Ok().json(cart_common::items(&items)))
+    Ok(HttpResponse::Ok().json(cart_common::items(items)))
 }
 
 /// `POST /cart`: appends an item atomically, so concurrent adds are all kept.
 async fn add_to_cart(session: Session, add: web::Json<AddItem>) -> Result<HttpResponse, Error> {
     let items: Vec<String> = session.push(CART, &add.item).await?;
-    Ok(HttpResponse::Ok().json(cart_common::items(&items)))
+    Ok(HttpResponse::Ok().json(cart_common::items(items)))
 }
 
 /// `POST /logout`: deletes the session and clears the cookie.

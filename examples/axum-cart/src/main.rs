@@ -89,7 +89,7 @@ async fn login(
 /// `GET /cart`: the items, an empty list without a session.
 async fn cart(session: Session) -> Result<Json<Value>, SessionError> {
     let items: Vec<String> = session.get(CART).await?.unwrap_or_default();
-    Ok(Json(cart_common::items(&items)))
+    Ok(Json(cart_common::items(items)))
 }
 
 /// `POST /cart`: appends an item atomically, so concurrent adds are all kept.
@@ -98,7 +98,7 @@ async fn add_to_cart(
     JsonBody(add): JsonBody<AddItem>,
 ) -> Result<Json<Value>, SessionError> {
     let items: Vec<String> = session.push(CART, &add.item).await?;
-    Ok(Json(cart_common::items(&items)))
+    Ok(Json(cart_common::items(items)))
 }
 
 /// `POST /logout`: deletes the session and clears the cookie.

@@ -127,7 +127,7 @@ async fn login(session: Session, login: JsonBody<Login>) -> Reply {
 #[rocket::get("/cart")]
 async fn cart(session: Session) -> Reply {
     let items: Vec<String> = session.get(CART).await?.unwrap_or_default();
-    Ok((Status::Ok, Json(cart_common::items(&items))))
+    Ok((Status::Ok, Json(cart_common::items(items))))
 }
 
 /// `POST /cart`: appends an item atomically, so concurrent adds are all kept.
@@ -138,7 +138,7 @@ async fn add_to_cart(session: Session, add: JsonBody<AddItem>) -> Reply {
         Err(error) => return Ok(json(bad_request(error))),
     };
     let items: Vec<String> = session.push(CART, &add.item).await?;
-    Ok((Status::Ok, Json(cart_common::items(&items))))
+    Ok((Status::Ok, Json(cart_common::items(items))))
 }
 
 /// `POST /logout`: deletes the session and clears the cookie.

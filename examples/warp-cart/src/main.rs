@@ -124,13 +124,13 @@ async fn login(session: Session, login: Login) -> Result<Response, SessionReject
 /// `GET /cart`: the items, an empty list without a session.
 async fn cart(session: Session) -> Result<Response, SessionRejection> {
     let items: Vec<String> = session.get(CART).await?.unwrap_or_default();
-    Ok(json((200, cart_common::items(&items))))
+    Ok(json((200, cart_common::items(items))))
 }
 
 /// `POST /cart`: appends an item atomically, so concurrent adds are all kept.
 async fn add_to_cart(session: Session, add: AddItem) -> Result<Response, SessionRejection> {
     let items: Vec<String> = session.push(CART, &add.item).await?;
-    Ok(json((200, cart_common::items(&items))))
+    Ok(json((200, cart_common::items(items))))
 }
 
 /// `POST /logout`: deletes the session and clears the cookie.

@@ -70,9 +70,9 @@ async fn login(login: web::Json<Login>) -> HttpResponse {
 }
 
 async fn cart() -> HttpResponse {
-    HttpResponse::Ok().json(cart_common::items(&[]))
+    HttpResponse::Ok().json(cart_common::items(Vec::new()))
 }
 
 async fn add_to_cart(add: web::Json<AddItem>) -> HttpResponse {
-    HttpResponse::Ok().json(cart_common::items(&[add.into_inner().item]))
+    HttpResponse::Ok().json(cart_common::items(vec![add.into_inner().item]))
 }

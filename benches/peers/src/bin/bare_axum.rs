@@ -73,9 +73,9 @@ async fn login(Json(login): Json<Login>) -> (StatusCode, Json<Value>) {
 }
 
 async fn cart() -> Json<Value> {
-    Json(cart_common::items(&[]))
+    Json(cart_common::items(Vec::new()))
 }
 
 async fn add_to_cart(Json(add): Json<AddItem>) -> Json<Value> {
-    Json(cart_common::items(&[add.item]))
+    Json(cart_common::items(vec![add.item]))
 }

@@ -80,12 +80,12 @@ fn login(login: Json<Login>) -> (Status, Json<Value>) {
 
 #[rocket::get("/cart")]
 fn cart() -> Json<Value> {
-    Json(cart_common::items(&[]))
+    Json(cart_common::items(Vec::new()))
 }
 
 #[rocket::post("/cart", data = "<add>")]
 fn add_to_cart(add: Json<AddItem>) -> Json<Value> {
-    Json(cart_common::items(&[add.into_inner().item]))
+    Json(cart_common::items(vec![add.into_inner().item]))
 }
 
 #[rocket::post("/logout")]

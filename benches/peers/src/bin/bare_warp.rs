@@ -79,11 +79,11 @@ fn login(login: Login) -> Response {
 }
 
 fn cart() -> Response {
-    json(200, cart_common::items(&[]))
+    json(200, cart_common::items(Vec::new()))
 }
 
 fn add_to_cart(add: AddItem) -> Response {
-    json(200, cart_common::items(&[add.item]))
+    json(200, cart_common::items(vec![add.item]))
 }
 
 fn logout() -> Response {

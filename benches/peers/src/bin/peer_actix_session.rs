@@ -103,7 +103,7 @@ async fn login(session: Session, login: web::Json<Login>) -> HttpResponse {
 
 async fn cart(session: Session) -> HttpResponse {
     match session.get::<Vec<String>>(CART) {
-        Ok(items) => HttpResponse::Ok().json(cart_common::items(&items.unwrap_or_default())),
+        Ok(items) => HttpResponse::Ok().json(cart_common::items(items.unwrap_or_default())),
         Err(error) => store_error(error),
     }
 }
@@ -117,7 +117,7 @@ async fn add_to_cart(session: Session, add: web::Json<AddItem>) -> HttpResponse 
     if let Err(error) = session.insert(CART, &items) {
         return store_error(error);
     }
-    HttpResponse::Ok().json(cart_common::items(&items))
+    HttpResponse::Ok().json(cart_common::items(items))
 }
 
 async fn logout(session: Session) -> HttpResponse {

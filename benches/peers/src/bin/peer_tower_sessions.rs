@@ -71,7 +71,7 @@ macro_rules! cart_routes {
 
         async fn cart(session: Session) -> axum::response::Response {
             match session.get::<Vec<String>>(CART).await {
-                Ok(items) => json(200, cart_common::items(&items.unwrap_or_default())),
+                Ok(items) => json(200, cart_common::items(items.unwrap_or_default())),
                 Err(error) => store_error(error),
             }
         }
@@ -88,7 +88,7 @@ macro_rules! cart_routes {
             if let Err(error) = session.insert(CART, &items).await {
                 return store_error(error);
             }
-            json(200, cart_common::items(&items))
+            json(200, cart_common::items(items))
         }
 
         async fn logout(session: Session) -> axum::response::Response {
