@@ -630,10 +630,27 @@ impl FrontOfRedis {
         }
     }
 
+    /// A front that passes bytes from the start.
+    async fn passing(redis_port: u16) -> Self {
+        let front = Self::start(redis_port).await;
+        front.garbage.store(false, Ordering::SeqCst);
+        front
+    }
+
     /// From now on, the connections made so far pass nothing either way (a silent
     /// network partition: no reset, no reply), and new ones pass as before.
     fn cut(&self) {
         self.cuts.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Cuts, and checks that a load of `key` through `store` then times out.
+    async fn cut_and_see_silence(&self, store: &RedisStore, key: &sessio_core::StoreKey) {
+        self.cut();
+        let result = store.load(key, no_touch(now())).await;
+        assert!(
+            matches!(result, Err(StoreError::TimedOut(_))),
+            "the cut connection is silent: {result:?}"
+        );
     }
 }
 
@@ -689,17 +706,11 @@ async fn a_connection_gone_silent_is_given_up_and_made_again() {
     let Some(server) = PrivateRedis::start("silent").await else {
         return;
     };
-    let front = FrontOfRedis::start(server.port).await;
-    front.garbage.store(false, Ordering::SeqCst);
+    let front = FrontOfRedis::passing(server.port).await;
     let store = lazy_store(&format!("redis://127.0.0.1:{}/", front.port));
     serves_again_within(&store, Duration::from_secs(5)).await;
 
-    front.cut();
-    let result = store.load(&new_key(), no_touch(now())).await;
-    assert!(
-        matches!(result, Err(StoreError::TimedOut(_))),
-        "the cut connection is silent: {result:?}"
-    );
+    front.cut_and_see_silence(&store, &new_key()).await;
     let (took, failures) = serves_again_within(&store, Duration::from_secs(3)).await;
     eprintln!("served again {took:?} after the first timed-out call ({failures} failure(s) first)");
 }
@@ -713,8 +724,7 @@ async fn a_silent_cluster_node_is_connected_to_afresh() {
     let Some(node) = PrivateRedis::start_cluster_node("cluster_silent").await else {
         return;
     };
-    let front = FrontOfRedis::start(node.port).await;
-    front.garbage.store(false, Ordering::SeqCst);
+    let front = FrontOfRedis::passing(node.port).await;
     let mut raw = common::raw(&node.url())
         .await
         .unwrap_or_else(|| panic!("no raw connection"));
@@ -757,12 +767,7 @@ async fn a_silent_cluster_node_is_connected_to_afresh() {
     )
     .await;
 
-    front.cut();
-    let result = store.load(&key, no_touch(now)).await;
-    assert!(
-        matches!(result, Err(StoreError::TimedOut(_))),
-        "the cut connection is silent: {result:?}"
-    );
+    front.cut_and_see_silence(&store, &key).await;
     let (took, failures, loaded) = loads_again_within(&store, &key, Duration::from_secs(3)).await;
     assert!(loaded.is_some_and(|l| l.record.values.get("a").is_some()));
     eprintln!("served again {took:?} after the first timed-out call ({failures} failure(s) first)");
