@@ -24,7 +24,9 @@ pub struct RedisConfig {
     pub key_prefix: String,
     /// The longest any store call (and [`RedisStore::connect`](crate::RedisStore::connect))
     /// may take, retries and reconnects included; past it the call fails with
-    /// `StoreError::TimedOut`. Default 500 ms.
+    /// `StoreError::TimedOut`. Default 500 ms. Also how long a connection may stay silent
+    /// after a call gave up on it (a single Redis), or a hash slot's calls may keep timing
+    /// out (a cluster), before the store connects afresh (see the [crate docs](crate)).
     pub timeout: Duration,
     /// The longest pause between two reconnection attempts while Redis is unreachable
     /// (default 1 s): bounds how long the store takes to notice that Redis is back.
