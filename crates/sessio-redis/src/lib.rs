@@ -69,9 +69,10 @@
 //!   so each worker sends and reads its own calls instead of handing them to another
 //!   thread), made by the first call that needs it and set up with `AUTH` and `SELECT` as
 //!   the URL says. Its driver lets the requests already queued on the worker send their
-//!   commands before it writes, so that under load one write carries many commands. To a cluster, a `redis::cluster_async::ClusterConnection` (a
-//!   multiplexed connection per node, and the map of which node serves which slot, learnt
-//!   again when a node says a slot moved).
+//!   commands before it writes, so that under load one write carries many commands. To a
+//!   cluster, a `redis::cluster_async::ClusterConnection` (a multiplexed connection per
+//!   node, and the map of which node serves which slot, learnt again when a node says a
+//!   slot moved), whose tasks run on the runtime the store was made on.
 //! - After Redis drops a connection, or making one fails (refused, the answers do not
 //!   parse, `AUTH` is refused), the call fails and a later call connects anew, so the
 //!   store works again once Redis is back, without being rebuilt. Failed attempts are
