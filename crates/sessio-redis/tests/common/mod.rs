@@ -211,10 +211,12 @@ impl PrivateRedis {
     }
 
     /// A lone Redis Cluster node that serves no slot yet and announces itself at
-    /// 127.0.0.1; its cluster file goes to a directory of the test's own.
+    /// 127.0.0.1; its cluster file goes to a directory of the test's own, emptied first
+    /// (a node refuses to start on another node's file).
     pub async fn start_cluster_node(test: &str) -> Option<Self> {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("redis-cluster-node-{test}-{}", std::process::id()));
+            .join(format!("redis-cluster-node-{test}"));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let extra = [
             "--cluster-enabled",
