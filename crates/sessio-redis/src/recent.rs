@@ -7,12 +7,11 @@
 //! starting the script), and a touch is due at most once per touch interval. So after
 //! each script load, and after each write that says when the session was last seen (a
 //! log-in, new or renewing a session), this process remembers "last seen at `ls`, so no
-//! touch before `ls + interval`"; until then a load of
-//! that session is a plain `HGETALL`, still one round trip. `ls` only grows (every write
-//! and touch sets it to the writer's now), so the bound stays true whichever server of a
-//! fleet writes next; another server's touch only makes this one run a script it could
-//! have skipped. Bounded by
-//! [`RedisConfig::recent_sessions`](crate::RedisConfig::recent_sessions): the core's
+//! touch before `ls + interval`"; until then a load of that session is a plain
+//! `HGETALL`, still one round trip. `ls` only grows (every write and touch sets it to the
+//! writer's now), so the bound stays true whichever server of a fleet writes next;
+//! another server's touch only makes this one run a script it could have skipped. Bounded
+//! by [`RedisConfig::recent_sessions`](crate::RedisConfig::recent_sessions): the core's
 //! table, least recently used out first, sharded like the memory store because every
 //! load of every worker thread asks it.
 
