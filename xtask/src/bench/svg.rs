@@ -1,14 +1,17 @@
 //! The report's bar chart, as hand-written SVG: one panel per workload, one group of bars
-//! per framework, requests/s relative to the bare framework.
+//! per framework, requests/s with each panel scaled to its fastest cell.
 
 use std::fmt::Write as _;
 
 use super::report::Report;
-use super::runner::Workload;
+use super::runner::{Cell, Workload};
 use super::servers::Row;
 
-const WIDTH: f64 = 760.0;
-const LABEL: f64 = 210.0;
+/// A character of a 12 px sans-serif label, wide enough for DejaVu Sans (the widest of
+/// the usual fonts), so that the longest label fits left of the bars.
+const CHAR: f64 = 7.0;
+/// The longest bar; the chart is the labels, this and room for the figure after it.
+const BAR_ROOM: f64 = 460.0;
 const BAR: f64 = 16.0;
 const GAP: f64 = 4.0;
 
@@ -22,10 +25,17 @@ fn colour(row: Row) -> &'static str {
     }
 }
 
+/// A bar's label: framework and server.
+fn label(cell: &Cell) -> String {
+    format!("{} {}", cell.framework, cell.server())
+}
+
 pub(crate) fn chart(report: &Report) -> String {
     let mut body = String::new();
     let mut y = 40.0;
-    let bar_room = WIDTH - LABEL - 90.0;
+    let longest = report.cells.iter().map(|c| label(c).chars().count()).max();
+    let label_room = (longest.unwrap_or(0) as f64 * CHAR + 12.0).max(120.0);
+    let width = label_room + BAR_ROOM + 90.0;
     for workload in Workload::ALL {
         let max = report
             .cells
@@ -44,17 +54,16 @@ pub(crate) fn chart(report: &Report) -> String {
                 let Some(cell) = report.cell(framework, row, workload) else {
                     continue;
                 };
-                let width = bar_room * cell.measured.requests_per_sec / max;
-                let label = format!("{framework} {}", cell.server());
+                let bar = BAR_ROOM * cell.measured.requests_per_sec / max;
                 let _ = writeln!(
                     body,
-                    r#"<text x="{:.0}" y="{:.0}" text-anchor="end">{}</text><rect x="{LABEL}" y="{:.0}" width="{width:.1}" height="{BAR}" fill="{}"/><text x="{:.1}" y="{:.0}">{:.0}/s</text>"#,
-                    LABEL - 6.0,
+                    r#"<text x="{:.0}" y="{:.0}" text-anchor="end">{}</text><rect x="{label_room}" y="{:.0}" width="{bar:.1}" height="{BAR}" fill="{}"/><text x="{:.1}" y="{:.0}">{:.0}/s</text>"#,
+                    label_room - 6.0,
                     y + BAR - 4.0,
-                    escape(&label),
+                    escape(&label(cell)),
                     y,
                     colour(row),
-                    LABEL + width + 4.0,
+                    label_room + bar + 4.0,
                     y + BAR - 4.0,
                     cell.measured.requests_per_sec,
                 );
@@ -70,7 +79,7 @@ pub(crate) fn chart(report: &Report) -> String {
         "sessio: requests/s on loopback, higher is better"
     };
     format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{:.0}" font-family="sans-serif" font-size="12">
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{:.0}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 <text x="10" y="20" font-size="15" font-weight="bold">{}</text>
 {body}<text x="10" y="{:.0}" fill="#666">{}</text>
@@ -90,4 +99,81 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::bench::report::Machine;
+    use crate::bench::runner::{CellPlan, Round};
+
+    fn cell(framework: &'static str, peer: Option<&'static str>, row: Row) -> Cell {
+        Cell {
+            framework,
+            peer,
+            row,
+            workload: Workload::Me,
+            measured: Round {
+                requests_per_sec: 1_000.0,
+                p50: Duration::ZERO,
+                p99: Duration::ZERO,
+                errors: 0,
+                server_cpu: 1.0,
+                redis_cpu: None,
+            },
+        }
+    }
+
+    /// The x of the first bar, read back from the SVG.
+    fn bars_at(svg: &str) -> f64 {
+        let bar = svg
+            .split("<rect x=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|x| x.parse().ok());
+        bar.unwrap_or_else(|| panic!("no bar in {svg}"))
+    }
+
+    #[test]
+    fn the_longest_label_fits_left_of_the_bars() {
+        let report = |cells| Report {
+            machine: Machine {
+                cpus: 2,
+                cpu_model: "test".into(),
+                kernel: "test".into(),
+                load_before: String::new(),
+                date: String::new(),
+                pinned: true,
+            },
+            quick: false,
+            only: Vec::new(),
+            plan: CellPlan {
+                connections: 1,
+                rounds: 1,
+                warmup: Duration::ZERO,
+                duration: Duration::ZERO,
+            },
+            cells,
+            memory: Vec::new(),
+            cap: 0,
+            curve: Vec::new(),
+            redis: Vec::new(),
+            micro: Vec::new(),
+            failed_starts: Vec::new(),
+        };
+        let short = chart(&report(vec![cell("axum", None, Row::Bare)]));
+        let long = chart(&report(vec![
+            cell("axum", None, Row::Bare),
+            cell("axum", Some("tower-sessions"), Row::PeerMemory),
+        ]));
+        // "axum peer-memory (tower-sessions)": 33 characters, about 230 px in DejaVu Sans
+        // at 12 px; the label ends 6 px before the bars.
+        assert!(bars_at(&long) - 6.0 >= 230.0, "{}", bars_at(&long));
+        assert!(
+            bars_at(&short) < bars_at(&long),
+            "the column follows the labels"
+        );
+    }
 }
