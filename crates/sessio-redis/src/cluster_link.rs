@@ -20,9 +20,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use tokio::runtime::Handle;
@@ -34,9 +35,9 @@ pub(crate) type Generation = u64;
 /// The number of hash slots of a Redis Cluster.
 const SLOTS: u16 = 16_384;
 
-/// The hash slot of a key, as Redis Cluster computes it: CRC16 (XMODEM) of the key's hash
-/// tag (the text between its first `{` and the next `}`, when not empty), else of the
-/// whole key, modulo 16 384.
+/// The hash slot of a key, as Redis Cluster computes it: CRC16 (XMODEM, the `crc16`
+/// crate the `redis` crate routes with) of the key's hash tag (the text between its first
+/// `{` and the next `}`, when not empty), else of the whole key, modulo 16 384.
 pub(crate) fn key_slot(key: &[u8]) -> u16 {
     let hashed = key
         .iter()
@@ -47,19 +48,7 @@ pub(crate) fn key_slot(key: &[u8]) -> u16 {
             (close > 0).then(|| &rest[..close])
         })
         .unwrap_or(key);
-    crc16_xmodem(hashed) % SLOTS
-}
-
-fn crc16_xmodem(bytes: &[u8]) -> u16 {
-    bytes.iter().fold(0u16, |crc, &byte| {
-        (0..8).fold(crc ^ (u16::from(byte) << 8), |crc, _| {
-            if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            }
-        })
-    })
+    crc16::State::<crc16::XMODEM>::calculate(hashed) % SLOTS
 }
 
 /// The cluster connection in use, and how to make the next one.
@@ -70,25 +59,25 @@ pub(crate) struct ClusterLink {
     /// one of the call that happens to make a connection afresh (an actix-web worker's,
     /// say, which may stop before the application does).
     runtime: Handle,
-    state: Mutex<LinkState>,
-    /// Whether any slot is marked: while none is (nearly always), an answered call
-    /// takes no lock.
+    /// The connection every call loads, without a lock.
+    current: ArcSwap<Current>,
+    /// The marked slots; locked after a timeout, and by calls while a slot is marked.
+    silent: Mutex<SilentSlots>,
+    /// Whether any slot is marked: while none is (nearly always), a call takes no lock.
     any_silent: AtomicBool,
 }
 
-struct LinkState {
+struct Current {
     conn: ClusterConnection,
     generation: Generation,
-    silent: SilentSlots,
 }
 
 impl fmt::Debug for ClusterLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not the client: its connection info may hold a password.
-        let state = self.lock();
         f.debug_struct("ClusterLink")
-            .field("generation", &state.generation)
-            .field("silent_slots", &state.silent.since.len())
+            .field("generation", &self.current.load().generation)
+            .field("silent_slots", &self.silent().since.len())
             .finish_non_exhaustive()
     }
 }
@@ -111,13 +100,13 @@ impl ClusterLink {
             client,
             config,
             runtime,
-            state: Mutex::new(LinkState {
+            current: ArcSwap::from_pointee(Current {
                 conn,
                 generation: 0,
-                silent: SilentSlots {
-                    limit,
-                    since: HashMap::new(),
-                },
+            }),
+            silent: Mutex::new(SilentSlots {
+                limit,
+                since: HashMap::new(),
             }),
             any_silent: AtomicBool::new(false),
         }
@@ -131,21 +120,23 @@ impl ClusterLink {
         slot: Option<u16>,
         now: Instant,
     ) -> (ClusterConnection, Generation) {
-        let mut state = self.lock();
-        if slot.is_some_and(|slot| state.silent.is_past_limit(slot, now)) {
-            self.make_afresh(&mut state);
+        if let Some(slot) = slot.filter(|_| self.any_silent.load(Ordering::Relaxed)) {
+            let mut silent = self.silent();
+            if silent.is_past_limit(slot, now) {
+                self.make_afresh(&mut silent);
+            }
         }
-        (state.conn.clone(), state.generation)
+        let current = self.current.load();
+        (current.conn.clone(), current.generation)
     }
 
     /// A call to `slot` got an answer: the slot's node is not silent.
     pub(crate) fn answered(&self, slot: Option<u16>) {
-        let Some(slot) = slot else { return };
-        if self.any_silent.load(Ordering::Relaxed) {
-            let mut state = self.lock();
-            state.silent.since.remove(&slot);
+        if let Some(slot) = slot.filter(|_| self.any_silent.load(Ordering::Relaxed)) {
+            let mut silent = self.silent();
+            silent.since.remove(&slot);
             self.any_silent
-                .store(!state.silent.since.is_empty(), Ordering::Relaxed);
+                .store(!silent.since.is_empty(), Ordering::Relaxed);
         }
     }
 
@@ -153,36 +144,41 @@ impl ClusterLink {
     /// limit, at `at`. Returns whether the connection was made afresh.
     pub(crate) fn timed_out(&self, slot: Option<u16>, generation: Generation, at: Instant) -> bool {
         let Some(slot) = slot else { return false };
-        let mut state = self.lock();
-        if generation != state.generation {
+        let mut silent = self.silent();
+        // Under the lock, so that no new connection comes between this check and the mark.
+        if generation != self.current.load().generation {
             return false;
         }
-        if state.silent.is_past_limit(slot, at) {
-            self.make_afresh(&mut state);
+        if silent.is_past_limit(slot, at) {
+            self.make_afresh(&mut silent);
             return true;
         }
-        state.silent.since.entry(slot).or_insert(at);
+        silent.since.entry(slot).or_insert(at);
         self.any_silent.store(true, Ordering::Relaxed);
         false
     }
 
-    fn make_afresh(&self, state: &mut LinkState) {
+    /// Swaps in a new connection and forgets every mark; called with the marks locked,
+    /// so that one spell makes one connection.
+    fn make_afresh(&self, silent: &mut SilentSlots) {
         tracing::warn!(
-            limit = ?state.silent.limit,
+            limit = ?silent.limit,
             "a Redis Cluster slot's calls kept timing out with none answered; connecting to the cluster afresh"
         );
-        let _on = self.runtime.enter();
-        state.conn = self
-            .client
-            .get_pending_async_connection_with_config(self.config.clone());
-        state.generation += 1;
-        state.silent.since.clear();
+        let conn = {
+            let _on = self.runtime.enter();
+            self.client
+                .get_pending_async_connection_with_config(self.config.clone())
+        };
+        let generation = self.current.load().generation + 1;
+        self.current.store(Arc::new(Current { conn, generation }));
+        silent.since.clear();
         self.any_silent.store(false, Ordering::Relaxed);
     }
 
-    fn lock(&self) -> MutexGuard<'_, LinkState> {
-        // Every change leaves the state whole, so a panic elsewhere cannot break it.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn silent(&self) -> MutexGuard<'_, SilentSlots> {
+        // Every change leaves the marks whole, so a panic elsewhere cannot break them.
+        self.silent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -213,7 +209,10 @@ mod tests {
     #[test]
     fn slots_are_redis_clusters() {
         // Each as `CLUSTER KEYSLOT` gives it (Redis 7.0).
-        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+        assert_eq!(
+            crc16::State::<crc16::XMODEM>::calculate(b"123456789"),
+            0x31C3
+        );
         for (key, slot) in [
             (&b"foo"[..], 12_182),
             (b"{user1000}.following", 3_443),

@@ -54,13 +54,13 @@ impl RecentSessions {
         interval: Duration,
         now: Timestamp,
     ) {
-        self.keep(key, last_seen, last_seen.saturating_add(interval), now);
+        self.written(key, last_seen, last_seen.saturating_add(interval), now);
     }
 
     /// After a write stored the session with `last_seen` (a log-in, a first cart item, a
     /// renewed id): its next loads need no script either. The touch interval is the
     /// loads' to ask, so the entry is kept until the session's `deadline` (or the table
-    /// evicts it).
+    /// evicts it); nothing is kept when that has passed.
     pub(crate) fn written(
         &self,
         key: &StoreKey,
@@ -68,27 +68,22 @@ impl RecentSessions {
         deadline: Timestamp,
         now: Timestamp,
     ) {
-        self.keep(key, last_seen, deadline, now);
-    }
-
-    /// Remembers `last_seen` for `key` until `until` (nothing when that has passed).
-    fn keep(&self, key: &StoreKey, last_seen: Timestamp, until: Timestamp, now: Timestamp) {
         let Some(table) = &self.0 else {
             return;
         };
-        if until <= now {
+        if deadline <= now {
             return;
         }
         let mut table = table.shard(key);
         match table.get_mut(key, now) {
             Some(mut entry) => {
                 *entry.value_mut() = last_seen;
-                entry.set_expires_at(until);
+                entry.set_expires_at(deadline);
             }
             None => {
                 // A full table evicts its least recently used entry: forgetting only costs
                 // a script call.
-                let _ = table.insert(*key, last_seen, until, None, now);
+                let _ = table.insert(*key, last_seen, deadline, None, now);
             }
         }
     }
