@@ -469,7 +469,7 @@ impl SessionStore for RedisStore {
             if let (Ok(WriteOutcome::Written), Some(write)) = (&outcome, write) {
                 // Stored with its last-seen time: the first loads after a log-in need no
                 // script that touches.
-                if let Some((key, last_seen, deadline)) = times_written(write) {
+                if let Some((key, last_seen, deadline)) = write.stored_times() {
                     self.recent.written(key, last_seen, deadline, now);
                 }
             }
@@ -519,31 +519,6 @@ impl SessionStore for RedisStore {
             let value = self.eval("revoke_user", &SCRIPTS.revoke_user, call).await?;
             reply::count(value, "revoke_user").map_err(|e| from_reply("revoke_user", e))
         })
-    }
-}
-
-/// What a write that succeeded tells of the session it stored: its key, its last-seen time
-/// and its deadline. A rotation or an update tells only when it carries the whole meta (a
-/// log-in does); otherwise the deadline is the stored lifetime's, which this process does
-/// not know.
-fn times_written(write: &StoreWrite) -> Option<(&StoreKey, Timestamp, Timestamp)> {
-    match write {
-        StoreWrite::Create { key, record } => {
-            Some((key, record.meta.last_seen, record.meta.expires_at()))
-        }
-        StoreWrite::Rotate {
-            to: key, changes, ..
-        }
-        | StoreWrite::Update { key, changes } => {
-            let meta = changes.meta.as_ref()?;
-            let last_seen = changes.last_seen;
-            Some((key, last_seen, meta.expires_at_if_seen(last_seen)))
-        }
-        StoreWrite::Touch {
-            key,
-            last_seen,
-            expires_at,
-        } => Some((key, *last_seen, *expires_at)),
     }
 }
 

@@ -490,6 +490,34 @@ pub enum StoreWrite {
     },
 }
 
+impl StoreWrite {
+    /// The key, last-seen time and deadline of the session once a store has carried this
+    /// write out, when the write says all three: a `Create`, a `Touch`, and an `Update` or
+    /// `Rotate` whose changes carry the whole meta (a log-in's do). Otherwise the deadline
+    /// follows the stored lifetime, which the write does not carry. The rules are
+    /// [`Changes::apply_to`]'s.
+    pub fn stored_times(&self) -> Option<(&StoreKey, Timestamp, Timestamp)> {
+        match self {
+            StoreWrite::Create { key, record } => {
+                Some((key, record.meta.last_seen, record.meta.expires_at()))
+            }
+            StoreWrite::Rotate {
+                to: key, changes, ..
+            }
+            | StoreWrite::Update { key, changes } => {
+                let meta = changes.meta.as_ref()?;
+                let last_seen = changes.last_seen;
+                Some((key, last_seen, meta.expires_at_if_seen(last_seen)))
+            }
+            StoreWrite::Touch {
+                key,
+                last_seen,
+                expires_at,
+            } => Some((key, *last_seen, *expires_at)),
+        }
+    }
+}
+
 /// Changes to apply to a stored record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Changes {

@@ -280,3 +280,48 @@ fn reissue_id_changes_key_and_cookie_together() {
     assert_ne!(*key, key_before);
     assert_eq!(id.store_key(), *key);
 }
+
+#[test]
+fn a_write_tells_the_stored_times_when_it_carries_them() {
+    let policy = policy(None);
+    let (id, record) = stored(&policy);
+    let key = *KeyedSessionId::from(id).key();
+    let create = StoreWrite::Create {
+        key,
+        record: record.clone(),
+    };
+    assert_eq!(create.stored_times(), Some((&key, t(0), t(600))));
+    let changes = |meta| Changes {
+        meta,
+        last_seen: t(100),
+        cleared: false,
+        values: Vec::new(),
+    };
+    // A rotation with the meta: the deadline slides from the rotation's last-seen time,
+    // as `apply_to` leaves the record.
+    let rotate = StoreWrite::Rotate {
+        from: key,
+        to: key,
+        changes: changes(Some(record.meta.clone())),
+    };
+    let mut applied = record.clone();
+    if let StoreWrite::Rotate { changes, .. } = &rotate {
+        changes.apply_to(&mut applied);
+    }
+    assert_eq!(
+        rotate.stored_times(),
+        Some((&key, t(100), applied.meta.expires_at()))
+    );
+    assert_eq!(applied.meta.expires_at(), t(700));
+    let update = StoreWrite::Update {
+        key,
+        changes: changes(None),
+    };
+    assert_eq!(update.stored_times(), None, "the stored lifetime decides");
+    let touch = StoreWrite::Touch {
+        key,
+        last_seen: t(200),
+        expires_at: t(800),
+    };
+    assert_eq!(touch.stored_times(), Some((&key, t(200), t(800))));
+}
