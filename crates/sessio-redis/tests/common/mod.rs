@@ -199,44 +199,16 @@ pub async fn config_set(raw: &mut MultiplexedConnection, name: &str, value: &str
 /// A `redis-server` of the test's own (nothing saved to disk), killed when dropped.
 pub struct PrivateRedis {
     pub port: u16,
-    /// Arguments beyond the port and "save nothing" (a cluster node's, say).
-    extra: Vec<String>,
     child: Child,
 }
 
 impl PrivateRedis {
     /// `None` (after a loud note) when `redis-server` is not installed and not required.
     pub async fn start(test: &str) -> Option<Self> {
-        Self::start_with(test, Vec::new()).await
-    }
-
-    /// A lone Redis Cluster node that serves no slot yet and announces itself at
-    /// 127.0.0.1; its cluster file goes to a directory of the test's own, emptied first
-    /// (a node refuses to start on another node's file).
-    pub async fn start_cluster_node(test: &str) -> Option<Self> {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("redis-cluster-node-{test}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let extra = [
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            "nodes.conf",
-            "--cluster-announce-ip",
-            "127.0.0.1",
-            "--dir",
-        ];
-        let mut extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
-        extra.push(dir.display().to_string());
-        Self::start_with(test, extra).await
-    }
-
-    async fn start_with(test: &str, extra: Vec<String>) -> Option<Self> {
         let port = free_port();
-        match Self::spawn(port, &extra) {
+        match Self::spawn(port) {
             Ok(child) => {
-                let server = PrivateRedis { port, extra, child };
+                let server = PrivateRedis { port, child };
                 server.wait_ready().await;
                 Some(server)
             }
@@ -247,11 +219,10 @@ impl PrivateRedis {
         }
     }
 
-    fn spawn(port: u16, extra: &[String]) -> std::io::Result<Child> {
+    fn spawn(port: u16) -> std::io::Result<Child> {
         Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
-            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -282,16 +253,14 @@ impl PrivateRedis {
     /// Starts a fresh server on the same port.
     pub async fn restart(&mut self) {
         self.kill();
-        self.child = Self::spawn(self.port, &self.extra)
-            .unwrap_or_else(|e| panic!("restart redis-server: {e}"));
+        self.child = Self::spawn(self.port).unwrap_or_else(|e| panic!("restart redis-server: {e}"));
         self.wait_ready().await;
     }
 
     /// A server on a port where nothing listens yet.
     pub async fn start_on(port: u16) -> Self {
-        let extra = Vec::new();
-        let child = Self::spawn(port, &extra).unwrap_or_else(|e| panic!("start redis-server: {e}"));
-        let server = PrivateRedis { port, extra, child };
+        let child = Self::spawn(port).unwrap_or_else(|e| panic!("start redis-server: {e}"));
+        let server = PrivateRedis { port, child };
         server.wait_ready().await;
         server
     }
