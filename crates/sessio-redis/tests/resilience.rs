@@ -18,6 +18,9 @@ use sessio_core::machine::Changes;
 use sessio_core::{StoreWrite, Timestamp};
 use sessio_redis::{RedisConfig, RedisStore};
 
+/// The `INFO commandstats` lines of script calls.
+const SCRIPTS: &[&str] = &["cmdstat_evalsha:", "cmdstat_eval:"];
+
 /// Calls so far of the commands a store sends (`EVALSHA`, `EVAL`, `HGETALL`), from
 /// `INFO commandstats`; commands run inside scripts count too, so a script call that
 /// reads with `HGETALL` inside counts it as well: the callers compare script calls.
@@ -107,7 +110,6 @@ async fn every_store_call_is_one_script_call() {
 
     let key = new_key();
     let mut counts = Vec::new();
-    const SCRIPTS: &[&str] = &["cmdstat_evalsha:", "cmdstat_eval:"];
     macro_rules! count {
         ($what:literal, $call:expr) => {{
             let before = calls(&mut raw, SCRIPTS).await;
@@ -230,7 +232,6 @@ async fn a_renewed_session_is_read_with_a_plain_hgetall() {
     else {
         return;
     };
-    const SCRIPTS: &[&str] = &["cmdstat_evalsha:", "cmdstat_eval:"];
     let now = now();
     let minute = Duration::from_secs(60);
     // Warm-up: the first call of a script loads it (NOSCRIPT, SCRIPT LOAD, EVALSHA).
