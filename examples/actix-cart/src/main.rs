@@ -4,10 +4,11 @@
 use std::process::ExitCode;
 
 use actix_web::error::{InternalError, JsonPayloadError};
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use cart_common::{
-    bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
+    bad_request, body_too_large, not_logged_in, wrong_credentials, AddItem, CartConfig, Login,
+    BODY_LIMIT, CART,
 };
 use serde_json::Value;
 use sessio_actix::{Error, Session, SessionMiddleware};
@@ -24,14 +25,22 @@ async fn main() -> ExitCode {
     let manager = config.manager.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(web::JsonConfig::default().error_handler(json_body_error))
-            .route("/health", web::get().to(health))
-            .route("/me", web::get().to(me))
-            .route("/login", web::post().to(login))
-            .route("/cart", web::get().to(cart))
-            .route("/cart", web::post().to(add_to_cart))
-            .route("/logout", web::post().to(logout))
-            .route("/logout-all", web::post().to(logout_all))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(BODY_LIMIT)
+                    .error_handler(json_body_error),
+            )
+            .service(resource("/health").route(web::get().to(health)))
+            .service(resource("/me").route(web::get().to(me)))
+            .service(resource("/login").route(web::post().to(login)))
+            .service(
+                resource("/cart")
+                    .route(web::get().to(cart))
+                    .route(web::post().to(add_to_cart)),
+            )
+            .service(resource("/logout").route(web::post().to(logout)))
+            .service(resource("/logout-all").route(web::post().to(logout_all)))
+            .default_service(web::to(not_found))
             .wrap(SessionMiddleware::new(manager.clone()))
     })
     .workers(2)
@@ -119,6 +128,24 @@ async fn logout_all(session: Session) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::Ok().json(cart_common::revoked(count)))
 }
 
+/// The resource at `path`: a method none of its routes takes is a 405 naming the ones
+/// they do (actix-web's own answer is a bare 404).
+fn resource(path: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut response = json(cart_common::method_not_allowed());
+        let allow = cart_common::allowed_methods(path).unwrap_or_default();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    }))
+}
+
+/// A path no resource serves.
+async fn not_found() -> HttpResponse {
+    json(cart_common::not_found())
+}
+
 /// A status and JSON body from `cart_common` as a response.
 fn json((status, body): (u16, Value)) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -127,8 +154,13 @@ fn json((status, body): (u16, Value)) -> HttpResponse {
 
 /// Every JSON body rejection (malformed JSON, a missing field, no
 /// `content-type: application/json`) is the contract's `400` JSON error rather than
-/// actix's plain-text answer.
+/// actix's plain-text answer, except a body over [`BODY_LIMIT`], which is a `413`.
 fn json_body_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    let response = json(bad_request(&error));
+    let response = match error {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            json(body_too_large())
+        }
+        _ => json(bad_request(&error)),
+    };
     InternalError::from_response(error, response).into()
 }

@@ -3,14 +3,17 @@
 
 use std::process::ExitCode;
 
+use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cart_common::{
-    bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
+    bad_request, body_too_large, not_logged_in, wrong_credentials, AddItem, CartConfig, Login,
+    BODY_LIMIT, CART,
 };
+use http_body_util::Limited;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sessio_axum::{Session, SessionError, SessionLayer};
@@ -24,13 +27,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A method a route does not take falls to `method_not_allowed`; axum adds the `Allow`
+    // header itself. A path with no route falls to `not_found`.
     let app = Router::new()
-        .route("/health", get(health))
-        .route("/me", get(me))
-        .route("/login", post(login))
-        .route("/cart", get(cart).post(add_to_cart))
-        .route("/logout", post(logout))
-        .route("/logout-all", post(logout_all))
+        .route("/health", get(health).fallback(method_not_allowed))
+        .route("/me", get(me).fallback(method_not_allowed))
+        .route("/login", post(login).fallback(method_not_allowed))
+        .route(
+            "/cart",
+            get(cart).post(add_to_cart).fallback(method_not_allowed),
+        )
+        .route("/logout", post(logout).fallback(method_not_allowed))
+        .route("/logout-all", post(logout_all).fallback(method_not_allowed))
+        .fallback(not_found)
         .layer(SessionLayer::new(config.manager.clone()));
     let listener = match tokio::net::TcpListener::bind(config.addr()).await {
         Ok(listener) => listener,
@@ -116,6 +125,16 @@ async fn logout_all(session: Session) -> Result<Response, SessionError> {
     Ok(Json(cart_common::revoked(count)).into_response())
 }
 
+/// A path no route serves.
+async fn not_found() -> Response {
+    json(cart_common::not_found())
+}
+
+/// A served path asked with a method its route does not take.
+async fn method_not_allowed() -> Response {
+    json(cart_common::method_not_allowed())
+}
+
 /// A status and JSON body from `cart_common` as a response.
 fn json((status, body): (u16, Value)) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -124,15 +143,21 @@ fn json((status, body): (u16, Value)) -> Response {
 
 /// A JSON request body whose every rejection (malformed JSON, a missing field, no
 /// `content-type: application/json`) is the contract's `400` JSON error rather than
-/// axum's plain-text answer.
+/// axum's plain-text answer, except a body over [`BODY_LIMIT`], which is a `413`.
 struct JsonBody<T>(T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        // The limit wraps the body here rather than by a `DefaultBodyLimit` layer, which
+        // would put it in every request's extensions, those without a body too.
+        let request = request.map(|body| Body::new(Limited::new(body, BODY_LIMIT)));
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(json(body_too_large()))
+            }
             Err(rejection) => Err(json(bad_request(rejection.body_text()))),
         }
     }

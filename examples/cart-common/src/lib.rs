@@ -150,6 +150,50 @@ pub fn bad_request(reason: impl std::fmt::Display) -> (u16, Value) {
     )
 }
 
+/// The most bytes a cart app reads of a request body. Every app sets it, rather than
+/// keeping its framework's default (2 MiB in axum and actix-web, 1 MiB for rocket's JSON,
+/// none in warp), so that all four refuse the same bodies: a cart item is a few bytes, and
+/// a server that buffers whatever it is sent can be made to run out of memory.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A 413 for a body longer than [`BODY_LIMIT`]; nothing of it was read into the session.
+pub fn body_too_large() -> (u16, Value) {
+    (
+        413,
+        json!({"error": format!("request body larger than {BODY_LIMIT} bytes")}),
+    )
+}
+
+/// A 404 for a path the app does not serve: a JSON error like every other answer.
+pub fn not_found() -> (u16, Value) {
+    (404, json!({"error": "not found"}))
+}
+
+/// A 405 for a served path asked with another method; the app sends it with an `Allow`
+/// header naming [`allowed_methods`].
+pub fn method_not_allowed() -> (u16, Value) {
+    (405, json!({"error": "method not allowed"}))
+}
+
+/// The contract's paths, each with the methods it takes as an `Allow` header's value.
+/// `HEAD` is left out: whether a `GET` route answers it is the framework's own rule.
+pub const ROUTES: [(&str, &str); 6] = [
+    ("/health", "GET"),
+    ("/me", "GET"),
+    ("/login", "POST"),
+    ("/cart", "GET, POST"),
+    ("/logout", "POST"),
+    ("/logout-all", "POST"),
+];
+
+/// The methods [`ROUTES`] gives `path`; `None` for a path the contract does not have.
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    ROUTES
+        .iter()
+        .find(|(route, _)| *route == path)
+        .map(|(_, methods)| *methods)
+}
+
 /// The status and JSON body for a session error: 503 when the store is unavailable.
 pub fn session_error(error: &SessionError) -> (u16, Value) {
     (error.status_code(), json!({"error": error.to_string()}))

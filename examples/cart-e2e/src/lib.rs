@@ -111,6 +111,14 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// The first value of the header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The `Set-Cookie` values for the `sessio` cookie.
     pub fn session_cookies(&self) -> Vec<&str> {
         self.headers
@@ -308,6 +316,13 @@ fn redis_answers(url: &str) -> bool {
         && &buf == b"+PONG\r\n"
 }
 
+/// `POST /cart`'s body with an item of 100 KiB: more than any cart app reads (64 KiB),
+/// and little enough that the kernel takes it whole, so the request is sent in full
+/// whether or not the app reads it before answering.
+fn oversized_item() -> String {
+    format!(r#"{{"item":"{}"}}"#, "a".repeat(100 * 1024))
+}
+
 fn check_flows(app: &CartProcess) {
     let mut c = app.client();
     // Anonymous requests get no cookie.
@@ -348,6 +363,42 @@ fn check_flows(app: &CartProcess) {
         );
         assert!(r.session_cookies().is_empty(), "{r:?}");
     }
+    // Every answer is JSON: a path the app does not serve is a 404; a path it serves,
+    // asked with another method, a 405 whose `Allow` names the contract's methods.
+    let r = c.send("GET", "/nowhere", None);
+    assert_eq!(r.status, 404, "GET /nowhere: {r:?}");
+    assert!(
+        r.json.get("error").is_some(),
+        "404 needs a JSON error: {r:?}"
+    );
+    for (method, path, allowed) in [
+        ("DELETE", "/cart", &["GET", "POST"][..]),
+        ("GET", "/login", &["POST"]),
+        ("PUT", "/me", &["GET"]),
+    ] {
+        let r = c.send(method, path, None);
+        assert_eq!(r.status, 405, "{method} {path}: {r:?}");
+        assert!(
+            r.json.get("error").is_some(),
+            "405 needs a JSON error: {r:?}"
+        );
+        let allow = r.header("allow").unwrap_or_default();
+        for wanted in allowed {
+            assert!(
+                allow.split(',').any(|m| m.trim() == *wanted),
+                "{method} {path}: `Allow: {allow}` lacks {wanted}"
+            );
+        }
+        assert!(r.session_cookies().is_empty(), "{r:?}");
+    }
+    // A body longer than any cart app reads: 413 with a JSON error, no session.
+    let r = c.send("POST", "/cart", Some(&oversized_item()));
+    assert_eq!(r.status, 413, "an oversized POST /cart: {r:?}");
+    assert!(
+        r.json.get("error").is_some(),
+        "413 needs a JSON error: {r:?}"
+    );
+    assert!(r.session_cookies().is_empty(), "{r:?}");
     // Wrong password: 401, no session.
     let r = c.send(
         "POST",
@@ -402,6 +453,13 @@ fn check_flows(app: &CartProcess) {
         .as_array()
         .map_or(0, Vec::len);
     assert_eq!(items, 51, "parallel adds were lost");
+    // An oversized add on a live session is refused and loses nothing.
+    let r = c.send("POST", "/cart", Some(&oversized_item()));
+    assert_eq!(r.status, 413, "an oversized POST /cart: {r:?}");
+    let items = c.send("GET", "/cart", None).json["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(items, 51, "an oversized add changed the cart");
 
     // Log out everywhere: a second device is logged out too.
     let mut phone = app.client();

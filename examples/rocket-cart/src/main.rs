@@ -5,13 +5,16 @@ use std::collections::HashSet;
 use std::process::ExitCode;
 
 use cart_common::{
-    bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
+    bad_request, body_too_large, not_logged_in, wrong_credentials, AddItem, CartConfig, Login,
+    BODY_LIMIT, CART,
 };
 use rocket::config::{LogLevel, Shutdown, Sig};
-use rocket::data::{self, Data, FromData};
+use rocket::data::{self, Data, FromData, Limits, ToByteUnit};
 use rocket::fairing::AdHoc;
-use rocket::http::Status;
+use rocket::http::{Header, Method, Status};
 use rocket::outcome::Outcome;
+use rocket::response::Responder;
+use rocket::route::{Handler, Route};
 use rocket::serde::json::{Json, Value};
 use rocket::serde::DeserializeOwned;
 use rocket::Request;
@@ -24,7 +27,7 @@ type Reply = Result<(Status, Json<Value>), SessionErrorResponse>;
 /// malformed JSON, a missing field. The handler answers every refusal with the
 /// contract's `400` JSON error, as the other cart apps do, rather than rocket's own
 /// `400`/`422`; and rocket's `Json` alone would read a body of any type as JSON.
-struct JsonBody<T>(Result<T, String>);
+struct JsonBody<T>(Result<T, (u16, Value)>);
 
 #[rocket::async_trait]
 impl<'r, T: DeserializeOwned> FromData<'r> for JsonBody<T> {
@@ -36,12 +39,13 @@ impl<'r, T: DeserializeOwned> FromData<'r> for JsonBody<T> {
             .is_some_and(|content_type| content_type.is_json())
         {
             let refused = "expected a body with `Content-Type: application/json`";
-            return Outcome::Success(JsonBody(Err(refused.to_owned())));
+            return Outcome::Success(JsonBody(Err(bad_request(refused))));
         }
         Outcome::Success(JsonBody(
             match <Json<T> as FromData>::from_data(request, body).await {
                 Outcome::Success(Json(value)) => Ok(value),
-                Outcome::Error((_, error)) => Err(error.to_string()),
+                Outcome::Error((Status::PayloadTooLarge, _)) => Err(body_too_large()),
+                Outcome::Error((_, error)) => Err(bad_request(error)),
                 Outcome::Forward((body, status)) => return Outcome::Forward((body, status)),
             },
         ))
@@ -64,6 +68,10 @@ async fn main() -> ExitCode {
         // printed below.
         .merge(("log_level", LogLevel::Off))
         .merge((
+            "limits",
+            Limits::default().limit("json", BODY_LIMIT.bytes()),
+        ))
+        .merge((
             "shutdown",
             Shutdown {
                 ctrlc: true,
@@ -76,6 +84,7 @@ async fn main() -> ExitCode {
             "/",
             rocket::routes![health, me, login, cart, add_to_cart, logout, logout_all],
         )
+        .mount("/", method_not_allowed_routes())
         .register("/", rocket::catchers![error])
         .attach(SessionFairing::new(config.manager.clone()))
         // Announce the bound port, which differs from the configured one for PORT=0.
@@ -113,7 +122,7 @@ async fn me(session: Session) -> Reply {
 async fn login(session: Session, login: JsonBody<Login>) -> Reply {
     let login = match login.0 {
         Ok(login) => login,
-        Err(error) => return Ok(json(bad_request(error))),
+        Err(refused) => return Ok(json(refused)),
     };
     if !login.is_valid() {
         return Ok(json(wrong_credentials()));
@@ -135,7 +144,7 @@ async fn cart(session: Session) -> Reply {
 async fn add_to_cart(session: Session, add: JsonBody<AddItem>) -> Reply {
     let add = match add.0 {
         Ok(add) => add,
-        Err(error) => return Ok(json(bad_request(error))),
+        Err(refused) => return Ok(json(refused)),
     };
     let items: Vec<String> = session.push(CART, &add.item).await?;
     Ok((Status::Ok, Json(cart_common::items(items))))
@@ -166,5 +175,67 @@ fn json((status, body): (u16, Value)) -> (Status, Json<Value>) {
 /// Every other error rocket answers itself (no such route, ...) as JSON, not HTML.
 #[rocket::catch(default)]
 fn error(status: Status, _: &Request<'_>) -> Json<Value> {
+    if status == Status::NotFound {
+        return Json(cart_common::not_found().1);
+    }
     Json(rocket::serde::json::json!({ "error": status.reason_lossy() }))
+}
+
+/// Every method rocket can route.
+const METHODS: [Method; 9] = [
+    Method::Get,
+    Method::Put,
+    Method::Post,
+    Method::Delete,
+    Method::Options,
+    Method::Head,
+    Method::Trace,
+    Method::Connect,
+    Method::Patch,
+];
+
+/// Rocket routes by method, so a served path asked with another one finds no route and
+/// is a 404. These routes make it a 405 naming the path's methods: one per path and method
+/// the contract does not give it, except `HEAD` where it gives `GET`, which rocket answers
+/// from the `GET` route.
+fn method_not_allowed_routes() -> Vec<Route> {
+    let mut routes = Vec::new();
+    for (path, allow) in cart_common::ROUTES {
+        let allowed: Vec<&str> = allow.split(", ").collect();
+        for method in METHODS {
+            let answered_as_get = method == Method::Head && allowed.contains(&"GET");
+            if !allowed.contains(&method.as_str()) && !answered_as_get {
+                routes.push(Route::new(method, path, MethodNotAllowed { allow }));
+            }
+        }
+    }
+    routes
+}
+
+/// The 405 for one path, with its `Allow` header.
+#[derive(Clone)]
+struct MethodNotAllowed {
+    allow: &'static str,
+}
+
+#[rocket::async_trait]
+impl Handler for MethodNotAllowed {
+    async fn handle<'r>(
+        &self,
+        request: &'r Request<'_>,
+        _: Data<'r>,
+    ) -> rocket::route::Outcome<'r> {
+        let answer = NotAllowed {
+            body: json(cart_common::method_not_allowed()),
+            allow: Header::new("Allow", self.allow),
+        };
+        rocket::route::Outcome::from(request, answer)
+    }
+}
+
+/// A 405 answer: the JSON error, then the `Allow` header.
+#[derive(Responder)]
+struct NotAllowed {
+    body: (Status, Json<Value>),
+    allow: Header<'static>,
 }

@@ -3,16 +3,20 @@
 
 use std::process::ExitCode;
 
+use bytes::Buf;
 use cart_common::{
-    bad_request, not_logged_in, wrong_credentials, AddItem, CartConfig, Login, CART,
+    bad_request, body_too_large, not_logged_in, wrong_credentials, AddItem, CartConfig, Login,
+    BODY_LIMIT, CART,
 };
+use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sessio::{Session, SessionManager};
 use sessio_warp::{with_session, with_session_and, SessionRejection};
-use warp::filters::body::BodyDeserializeError;
+use warp::http::header::{self, HeaderValue};
 use warp::http::StatusCode;
-use warp::reject::{MissingHeader, UnsupportedMediaType};
+use warp::path::FullPath;
+use warp::reject::MissingHeader;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -84,17 +88,83 @@ fn routes(
         .or(add_to_cart)
         .or(logout)
         .or(logout_all)
+        .or(other_methods())
         .recover(recover)
 }
 
-/// A JSON body sent as JSON: `warp::body::json` alone reads a body without a
-/// `Content-Type` as JSON, which the other cart apps refuse.
+/// Last of the routes: a request no route above answered is refused as asked with a
+/// method its path does not take (a 405 naming the ones it does) when the contract has the
+/// path, else as not found. It only ever refuses, so a route's own refusal (a bad body, a
+/// store error) is still there for `recover` to find first.
+fn other_methods() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path::full().and_then(|path: FullPath| async move {
+        Err::<Response, _>(match cart_common::allowed_methods(path.as_str()) {
+            Some(allow) => warp::reject::custom(OtherMethod { allow }),
+            None => warp::reject::not_found(),
+        })
+    })
+}
+
+/// A contract path asked with a method it does not take.
+#[derive(Debug)]
+struct OtherMethod {
+    /// The methods it takes, as the `Allow` header's value.
+    allow: &'static str,
+}
+
+impl warp::reject::Reject for OtherMethod {}
+
+/// A request body the app refused: not JSON, or longer than [`BODY_LIMIT`].
+#[derive(Debug)]
+struct RefusedBody((u16, Value));
+
+impl warp::reject::Reject for RefusedBody {}
+
+/// A JSON body sent as JSON, of at most [`BODY_LIMIT`] bytes. `warp::body::json` reads a
+/// body without a `Content-Type` as JSON, which the other cart apps refuse, and reads all
+/// of any body it is sent.
 fn json_body<T: DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error = Rejection> + Clone
 {
     warp::header::value("content-type")
-        .map(|_| ())
-        .untuple_one()
-        .and(warp::body::json())
+        .and(warp::body::stream())
+        .and_then(|content_type: HeaderValue, body| async move {
+            if !is_json(&content_type) {
+                let refused = "expected a body with `Content-Type: application/json`";
+                return Err(warp::reject::custom(RefusedBody(bad_request(refused))));
+            }
+            let body = read_within_limit(body)
+                .await
+                .map_err(warp::reject::custom)?;
+            serde_json::from_slice(&body)
+                .map_err(|error| warp::reject::custom(RefusedBody(bad_request(error))))
+        })
+}
+
+/// Reads a body to its end, refusing it as soon as it passes [`BODY_LIMIT`] bytes.
+async fn read_within_limit(
+    body: impl Stream<Item = Result<impl Buf, warp::Error>>,
+) -> Result<Vec<u8>, RefusedBody> {
+    let mut body = std::pin::pin!(body);
+    let mut read = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|error| RefusedBody(bad_request(error)))?;
+        if read.len() + chunk.remaining() > BODY_LIMIT {
+            return Err(RefusedBody(body_too_large()));
+        }
+        read.extend_from_slice(chunk.chunk());
+    }
+    Ok(read)
+}
+
+/// `application/json` or a `+json` type, as the other frameworks' JSON extractors take.
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(content_type) = content_type.to_str() else {
+        return false;
+    };
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || essence.starts_with("application/") && essence.ends_with("+json")
 }
 
 /// `GET /health`: never touches the session.
@@ -154,20 +224,30 @@ fn json((status, body): (u16, Value)) -> Response {
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
-/// Turns a bad JSON body (malformed, a missing field, a content type other than JSON)
-/// into the contract's `400` JSON error rather than warp's plain-text answer, and session
-/// errors into `sessio_warp`'s JSON error (503 when the store is unavailable).
+/// Every refusal as a JSON answer rather than warp's plain-text one: a session error as
+/// `sessio_warp`'s (503 when the store is unavailable), a refused body as the contract's
+/// `400` (or a `413` when too long), then a served path's other methods as a 405 with
+/// `Allow`, and anything else as a 404. A request refused by several routes carries all
+/// their refusals, hence the order.
 async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
-    if let Some(error) = rejection.find::<BodyDeserializeError>() {
-        return Ok(json(bad_request(error)));
-    }
-    if let Some(error) = rejection.find::<UnsupportedMediaType>() {
-        return Ok(json(bad_request(error)));
+    let rejection = match sessio_warp::recover(rejection).await {
+        Ok(session_error) => return Ok(session_error),
+        Err(rejection) => rejection,
+    };
+    if let Some(RefusedBody(answer)) = rejection.find::<RefusedBody>() {
+        return Ok(json(answer.clone()));
     }
     if rejection.find::<MissingHeader>().is_some() {
         return Ok(json(bad_request(
             "expected a body with `Content-Type: application/json`",
         )));
     }
-    sessio_warp::recover(rejection).await
+    if let Some(OtherMethod { allow }) = rejection.find::<OtherMethod>() {
+        let mut answer = json(cart_common::method_not_allowed());
+        answer
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        return Ok(answer);
+    }
+    Ok(json(cart_common::not_found()))
 }
