@@ -19,7 +19,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::num::NonZeroUsize;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sessio_core::cookie::{CookieConfig, CookieLookup, CookieSettings};
 use sessio_core::expiry::ExpiryPolicy;
@@ -69,13 +69,17 @@ impl Server {
             target.split_once('?').map_or((target, ""), |(p, q)| (p, q)),
         ) {
             ("POST", ("/login", query)) => {
-                match query.strip_prefix("user=").filter(|u| !u.is_empty()) {
+                match query.strip_prefix("user=").filter(|u| is_user_name(u)) {
                     Some(user) => {
                         session.renew();
                         session.set_user(Some(user));
                         (200, format!("{{\"user\":\"{user}\"}}"))
                     }
-                    None => (400, "{\"error\":\"user=NAME required\"}".to_owned()),
+                    None => (
+                        400,
+                        "{\"error\":\"user=NAME required: 1 to 64 letters, digits, '-', '_' or '.'\"}"
+                            .to_owned(),
+                    ),
                 }
             }
             ("GET", ("/counter", _)) => {
@@ -88,7 +92,7 @@ impl Server {
                 (
                     200,
                     format!(
-                        "{{\"count\":{count},\"user\":{:?}}}",
+                        "{{\"count\":{count},\"user\":\"{}\"}}",
                         session.user().unwrap_or("")
                     ),
                 )
@@ -157,7 +161,22 @@ impl Server {
     }
 }
 
+/// A user name `POST /login` takes. The answers put it into JSON as it is, so it may hold
+/// nothing that JSON would need escaped (nor anything a query string would encode).
+fn is_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// How long a connection may take to send its request. One thread serves every
+/// connection in turn, so without it one client that connects and stays silent would
+/// stop the server.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn serve(server: &mut Server, stream: TcpStream) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
@@ -219,20 +238,28 @@ fn respond(
     stream.write_all(out.as_bytes())
 }
 
+impl Server {
+    /// A server keeping at most `capacity` sessions, with default expiry.
+    fn new(secure_cookie: bool, capacity: NonZeroUsize) -> std::io::Result<Server> {
+        Ok(Server {
+            cookie: CookieConfig::new()
+                .secure(secure_cookie)
+                .build()
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+            policy: ExpiryPolicy::default(),
+            store: Table::new(capacity),
+        })
+    }
+}
+
 fn main() -> std::io::Result<()> {
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3001);
     let insecure = std::env::var("SESSION_INSECURE_COOKIE").is_ok_and(|v| v == "1");
-    let mut server = Server {
-        cookie: CookieConfig::new()
-            .secure(!insecure)
-            .build()
-            .map_err(|e| std::io::Error::other(e.to_string()))?,
-        policy: ExpiryPolicy::default(),
-        store: Table::new(NonZeroUsize::new(100_000).unwrap_or(NonZeroUsize::MIN)),
-    };
+    let capacity = NonZeroUsize::new(100_000).unwrap_or(NonZeroUsize::MIN);
+    let mut server = Server::new(!insecure, capacity)?;
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     println!("listening on http://{}", listener.local_addr()?);
     for stream in listener.incoming() {
@@ -241,4 +268,104 @@ fn main() -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client of `Server::handle` keeping the one cookie it is sent.
+    struct Client {
+        cookie: Option<String>,
+    }
+
+    impl Client {
+        fn send(&mut self, server: &mut Server, method: &str, target: &str) -> (u16, String) {
+            let header = self.cookie.as_ref().map(|c| format!("sessio={c}"));
+            let headers: Vec<&[u8]> = header.iter().map(|h| h.as_bytes()).collect();
+            let (status, body, set_cookie) = server.handle(method, target, &headers);
+            if let Some(set_cookie) = set_cookie {
+                let value = set_cookie
+                    .strip_prefix("sessio=")
+                    .and_then(|rest| rest.split(';').next())
+                    .expect("a sessio cookie");
+                let removed = set_cookie.contains("Max-Age=0");
+                self.cookie = (!removed).then(|| value.to_owned());
+            }
+            (status, body)
+        }
+    }
+
+    fn server() -> Server {
+        Server::new(false, NonZeroUsize::new(16).expect("non-zero")).expect("valid cookie")
+    }
+
+    #[test]
+    fn a_login_renews_the_id_and_the_session_counts_until_logout() {
+        let mut server = server();
+        let mut client = Client { cookie: None };
+        let answer = client.send(&mut server, "GET", "/counter");
+        assert_eq!(answer, (200, r#"{"count":1,"user":""}"#.to_owned()));
+        let anonymous = client.cookie.clone().expect("the counter made a session");
+        let answer = client.send(&mut server, "POST", "/login?user=ada");
+        assert_eq!(answer, (200, r#"{"user":"ada"}"#.to_owned()));
+        assert_ne!(
+            client.cookie.as_ref(),
+            Some(&anonymous),
+            "login kept the id"
+        );
+        let answer = client.send(&mut server, "GET", "/counter");
+        assert_eq!(answer, (200, r#"{"count":2,"user":"ada"}"#.to_owned()));
+        let mut old = Client {
+            cookie: Some(anonymous),
+        };
+        let answer = old.send(&mut server, "GET", "/counter");
+        assert_eq!(
+            answer.1, r#"{"count":1,"user":""}"#,
+            "the old id still works"
+        );
+        client.send(&mut server, "POST", "/logout");
+        assert_eq!(client.cookie, None, "logout did not clear the cookie");
+        let answer = client.send(&mut server, "GET", "/counter");
+        assert_eq!(answer.1, r#"{"count":1,"user":""}"#);
+    }
+
+    #[test]
+    fn a_user_name_json_would_escape_is_refused_and_creates_nothing() {
+        let mut server = server();
+        for target in [
+            "/login?user=",
+            "/login?user=a%22b",
+            "/login?user=a\"b",
+            "/login?user=a\\b",
+            "/login?user=a b",
+            "/login?name=ada",
+        ] {
+            let mut client = Client { cookie: None };
+            let (status, body) = client.send(&mut server, "POST", target);
+            assert_eq!(status, 400, "{target}: {body}");
+            assert_eq!(client.cookie, None, "{target} created a session");
+        }
+        let long = format!("/login?user={}", "a".repeat(65));
+        assert_eq!(
+            Client { cookie: None }.send(&mut server, "POST", &long).0,
+            400
+        );
+        let longest = format!("/login?user={}", "a".repeat(64));
+        assert_eq!(
+            Client { cookie: None }
+                .send(&mut server, "POST", &longest)
+                .0,
+            200
+        );
+    }
+
+    #[test]
+    fn an_unknown_route_is_a_json_404_without_a_session() {
+        let mut server = server();
+        let mut client = Client { cookie: None };
+        let answer = client.send(&mut server, "GET", "/nowhere");
+        assert_eq!(answer, (404, r#"{"error":"not found"}"#.to_owned()));
+        assert_eq!(client.cookie, None);
+    }
 }
