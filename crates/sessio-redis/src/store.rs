@@ -26,6 +26,45 @@ use crate::reply::{self, Found};
 use crate::scripts::SCRIPTS;
 use crate::single::RuntimeConnections;
 
+/// `EVALSHA` of `script` with `call`'s keys and arguments, built straight from the call:
+/// `redis::ScriptInvocation` would copy every key and argument into vectors of its own
+/// first, an allocation each on every store call.
+fn evalsha(script: &Script, call: &Call) -> redis::Cmd {
+    let hash = script.get_hash();
+    let count = call.keys.len().to_string();
+    let data = hash.len()
+        + count.len()
+        + call.keys.iter().map(String::len).sum::<usize>()
+        + call.args.iter().map(Vec::len).sum::<usize>();
+    let mut cmd = redis::Cmd::with_capacity(3 + call.keys.len() + call.args.len(), 7 + data);
+    cmd.arg("EVALSHA").arg(hash).arg(count);
+    for key in &call.keys {
+        cmd.arg(key.as_str());
+    }
+    for arg in &call.args {
+        cmd.arg(arg.as_slice());
+    }
+    cmd
+}
+
+/// Sends `evalsha`; when Redis no longer holds the script (restarted, `SCRIPT FLUSH`), loads
+/// it and sends the call again, as `redis::ScriptInvocation` does.
+async fn run_script(
+    conn: &mut impl redis::aio::ConnectionLike,
+    script: &Script,
+    evalsha: &redis::Cmd,
+) -> redis::RedisResult<Value> {
+    match evalsha.query_async(conn).await {
+        Err(error)
+            if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+        {
+            script.load_async(conn).await?;
+            evalsha.query_async(conn).await
+        }
+        answer => answer,
+    }
+}
+
 /// The first pause before a cluster call is sent again after a node answered that it did
 /// not run it (a slot moved, the cluster is failing over); doubled up to
 /// [`RETRY_PAUSE_MAX`], and never past the call's timeout.
@@ -255,25 +294,19 @@ impl RedisStore {
         script: &Script,
         call: Call,
     ) -> Result<Value, StoreError> {
-        let mut invocation = script.prepare_invoke();
-        for key in &call.keys {
-            invocation.key(key.as_str());
-        }
-        for arg in &call.args {
-            invocation.arg(arg.as_slice());
-        }
+        let evalsha = evalsha(script, &call);
         match &self.conn {
             Connection::Single(conns) => {
                 self.on_single(op, conns, async |mut conn| {
-                    invocation.invoke_async::<Value>(&mut conn).await
+                    run_script(&mut conn, script, &evalsha).await
                 })
                 .await
             }
             Connection::Cluster(link) => {
                 let slot = call.keys.first().map(|key| key_slot(key.as_bytes()));
                 self.in_cluster(op, link, slot, |mut conn| {
-                    let invocation = &invocation;
-                    async move { invocation.invoke_async::<Value>(&mut conn).await }
+                    let evalsha = &evalsha;
+                    async move { run_script(&mut conn, script, evalsha).await }
                 })
                 .await
             }
@@ -541,4 +574,24 @@ fn loaded(key: &StoreKey, found: Found, touch: TouchRule) -> Option<Loaded> {
         }
     };
     (!record.meta.is_expired(touch.now)).then_some(Loaded { record, touched })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evalsha_sends_the_hash_the_key_count_the_keys_then_the_arguments() {
+        let script = Script::new("return 1");
+        let call = Call {
+            keys: vec!["sessio:{a}".to_owned(), "sessio:u:{b}".to_owned()],
+            args: vec![b"1700000000".to_vec(), Vec::new(), b"v:cart".to_vec()],
+        };
+        let mut expected = format!("*8\r\n$7\r\nEVALSHA\r\n$40\r\n{}\r\n", script.get_hash());
+        for part in ["2", "sessio:{a}", "sessio:u:{b}", "1700000000", "", "v:cart"] {
+            expected.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+        }
+        let packed = evalsha(&script, &call).get_packed_command();
+        assert_eq!(String::from_utf8_lossy(&packed), expected);
+    }
 }
