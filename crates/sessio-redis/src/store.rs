@@ -588,7 +588,14 @@ mod tests {
             args: vec![b"1700000000".to_vec(), Vec::new(), b"v:cart".to_vec()],
         };
         let mut expected = format!("*8\r\n$7\r\nEVALSHA\r\n$40\r\n{}\r\n", script.get_hash());
-        for part in ["2", "sessio:{a}", "sessio:u:{b}", "1700000000", "", "v:cart"] {
+        for part in [
+            "2",
+            "sessio:{a}",
+            "sessio:u:{b}",
+            "1700000000",
+            "",
+            "v:cart",
+        ] {
             expected.push_str(&format!("${}\r\n{part}\r\n", part.len()));
         }
         let packed = evalsha(&script, &call).get_packed_command();

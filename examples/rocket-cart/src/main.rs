@@ -23,10 +23,10 @@ use sessio_rocket::{Session, SessionErrorResponse, SessionFairing};
 /// A status and a JSON body, or a session error (`503` when the store is unavailable).
 type Reply = Result<(Status, Json<Value>), SessionErrorResponse>;
 
-/// A JSON request body, or why it was refused: not sent as JSON (its `Content-Type`),
-/// malformed JSON, a missing field. The handler answers every refusal with the
-/// contract's `400` JSON error, as the other cart apps do, rather than rocket's own
-/// `400`/`422`; and rocket's `Json` alone would read a body of any type as JSON.
+/// A JSON request body, or the answer to its refusal: not sent as JSON (its
+/// `Content-Type`), malformed JSON, a missing field are the contract's `400` JSON error,
+/// as in the other cart apps, rather than rocket's own `400`/`422`; a body over
+/// [`BODY_LIMIT`] is a `413`. Rocket's `Json` alone would read a body of any type as JSON.
 struct JsonBody<T>(Result<T, (u16, Value)>);
 
 #[rocket::async_trait]
