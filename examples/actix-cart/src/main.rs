@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use actix_web::error::{InternalError, JsonPayloadError};
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{guard, web, App, HttpRequest, HttpResponse, HttpServer};
 use cart_common::{
     bad_request, body_too_large, not_logged_in, wrong_credentials, AddItem, CartConfig, Login,
     BODY_LIMIT, CART,
@@ -30,12 +30,12 @@ async fn main() -> ExitCode {
                     .limit(BODY_LIMIT)
                     .error_handler(json_body_error),
             )
-            .service(resource("/health").route(web::get().to(health)))
-            .service(resource("/me").route(web::get().to(me)))
+            .service(resource("/health").route(get_or_head().to(health)))
+            .service(resource("/me").route(get_or_head().to(me)))
             .service(resource("/login").route(web::post().to(login)))
             .service(
                 resource("/cart")
-                    .route(web::get().to(cart))
+                    .route(get_or_head().to(cart))
                     .route(web::post().to(add_to_cart)),
             )
             .service(resource("/logout").route(web::post().to(logout)))
@@ -126,6 +126,12 @@ async fn logout_all(session: Session) -> Result<HttpResponse, Error> {
     }
     let count = session.revoke_user_sessions(false).await?;
     Ok(HttpResponse::Ok().json(cart_common::revoked(count)))
+}
+
+/// A route for `GET` and `HEAD`: actix-web routes `HEAD` apart from `GET`, and sends a
+/// `HEAD` answer without its body.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// The resource at `path`: a method none of its routes takes is a 405 naming the ones

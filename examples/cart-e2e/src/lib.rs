@@ -108,6 +108,8 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// Body parsed as JSON (`Null` when not JSON).
     pub json: Value,
+    /// Body as sent (after de-chunking).
+    pub body: String,
 }
 
 impl HttpResponse {
@@ -245,6 +247,7 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
         status,
         headers,
         json: serde_json::from_str(&body).unwrap_or(Value::Null),
+        body,
     }
 }
 
@@ -387,14 +390,15 @@ fn check_flows(app: &CartProcess) {
         "404 needs a JSON error: {r:?}"
     );
     for (method, path, allowed) in [
-        ("DELETE", "/cart", &["GET", "POST"][..]),
+        ("DELETE", "/cart", &["GET", "HEAD", "POST"][..]),
         ("GET", "/login", &["POST"]),
-        ("PUT", "/me", &["GET"]),
+        ("PUT", "/me", &["GET", "HEAD"]),
+        ("HEAD", "/logout", &["POST"]),
     ] {
         let r = c.send(method, path, None);
         assert_eq!(r.status, 405, "{method} {path}: {r:?}");
         assert!(
-            r.json.get("error").is_some(),
+            method == "HEAD" || r.json.get("error").is_some(),
             "405 needs a JSON error: {r:?}"
         );
         let allow = r.header("allow").unwrap_or_default();
@@ -405,6 +409,13 @@ fn check_flows(app: &CartProcess) {
             );
         }
         assert!(r.session_cookies().is_empty(), "{r:?}");
+    }
+    // A path that takes GET takes HEAD: the GET answer without its body.
+    for path in ["/health", "/me", "/cart"] {
+        let (get, head) = (c.send("GET", path, None), c.send("HEAD", path, None));
+        assert_eq!(head.status, get.status, "HEAD {path}: {head:?}");
+        assert_eq!(head.body, "", "HEAD {path} sent a body: {head:?}");
+        assert!(head.session_cookies().is_empty(), "{head:?}");
     }
     // A body longer than any cart app reads: 413 with a JSON error, no session.
     let r = c.send("POST", "/cart", Some(&oversized_item()));

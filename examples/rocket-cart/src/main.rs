@@ -196,15 +196,14 @@ const METHODS: [Method; 9] = [
 
 /// Rocket routes by method, so a served path asked with another one finds no route and
 /// is a 404. These routes make it a 405 naming the path's methods: one per path and method
-/// the contract does not give it, except `HEAD` where it gives `GET`, which rocket answers
-/// from the `GET` route.
+/// the contract does not give it. (`HEAD` on a `GET` path is rocket's own: the `GET` route
+/// answers it without the body.)
 fn method_not_allowed_routes() -> Vec<Route> {
     let mut routes = Vec::new();
     for (path, allow) in cart_common::ROUTES {
         let allowed: Vec<&str> = allow.split(", ").collect();
         for method in METHODS {
-            let answered_as_get = method == Method::Head && allowed.contains(&"GET");
-            if !allowed.contains(&method.as_str()) && !answered_as_get {
+            if !allowed.contains(&method.as_str()) {
                 routes.push(Route::new(method, path, MethodNotAllowed { allow }));
             }
         }

@@ -58,9 +58,9 @@ async fn main() -> ExitCode {
 fn routes(
     manager: SessionManager,
 ) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let health = warp::path!("health").and(warp::get()).map(health);
+    let health = warp::path!("health").and(get_or_head()).map(health);
     let me = warp::path!("me")
-        .and(warp::get())
+        .and(get_or_head())
         .and(with_session(manager.clone(), me));
     let login = warp::path!("login").and(warp::post()).and(with_session_and(
         manager.clone(),
@@ -68,7 +68,7 @@ fn routes(
         login,
     ));
     let cart = warp::path!("cart")
-        .and(warp::get())
+        .and(get_or_head())
         .and(with_session(manager.clone(), cart));
     let add_to_cart = warp::path!("cart").and(warp::post()).and(with_session_and(
         manager.clone(),
@@ -90,6 +90,12 @@ fn routes(
         .or(logout_all)
         .or(other_methods())
         .recover(recover)
+}
+
+/// `GET` or `HEAD`: warp's `get()` takes `GET` alone, and hyper sends a `HEAD` answer
+/// without its body.
+fn get_or_head() -> impl Filter<Extract = (), Error = Rejection> + Copy {
+    warp::get().or(warp::head()).unify()
 }
 
 /// Last of the routes: a request no route above answered is refused as asked with a
