@@ -30,14 +30,16 @@ use crate::single::RuntimeConnections;
 /// `redis::ScriptInvocation` would copy every key and argument into vectors of its own
 /// first, an allocation each on every store call.
 fn evalsha(script: &Script, call: &Call) -> redis::Cmd {
+    const NAME: &str = "EVALSHA";
     let hash = script.get_hash();
     let count = call.keys.len().to_string();
-    let data = hash.len()
+    let bytes = NAME.len()
+        + hash.len()
         + count.len()
         + call.keys.iter().map(String::len).sum::<usize>()
         + call.args.iter().map(Vec::len).sum::<usize>();
-    let mut cmd = redis::Cmd::with_capacity(3 + call.keys.len() + call.args.len(), 7 + data);
-    cmd.arg("EVALSHA").arg(hash).arg(count);
+    let mut cmd = redis::Cmd::with_capacity(3 + call.keys.len() + call.args.len(), bytes);
+    cmd.arg(NAME).arg(hash).arg(count);
     for key in &call.keys {
         cmd.arg(key.as_str());
     }
