@@ -111,6 +111,7 @@ impl Report {
         };
         let _ = writeln!(md, "# sessio benchmark{mode}{only}\n");
         self.write_machine(&mut md);
+        self.write_noise(&mut md);
         self.write_peers(&mut md);
         self.write_failed_starts(&mut md);
         for workload in Workload::ALL {
@@ -156,6 +157,36 @@ impl Report {
             self.plan.warmup,
             self.plan.duration,
         );
+    }
+
+    /// The lowest and the highest ratio to their bare framework of the `GET /health` rows
+    /// other than bare: no session code runs there, so how far they stray from 1.00 is
+    /// this run's noise. `None` when no such row was measured.
+    pub(crate) fn health_spread(&self) -> Option<(f64, f64)> {
+        self.cells
+            .iter()
+            .filter(|cell| cell.workload == Workload::Health && cell.row != Row::Bare)
+            .filter_map(|cell| {
+                let bare = self.cell(cell.framework, Row::Bare, Workload::Health)?;
+                Some(cell.measured.requests_per_sec / bare.measured.requests_per_sec)
+            })
+            .fold(None, |spread, ratio| match spread {
+                None => Some((ratio, ratio)),
+                Some((low, high)) => Some((low.min(ratio), high.max(ratio))),
+            })
+    }
+
+    /// The run's noise, read off its `GET /health` rows, so that a reader can tell a quiet
+    /// run from a busy one before reading its ratios.
+    fn write_noise(&self, md: &mut String) {
+        if let Some((low, high)) = self.health_spread() {
+            let _ = writeln!(
+                md,
+                "Noise: the `GET /health` rows other than bare, where no session code runs, \
+                 lie within {low:.2}–{high:.2}× of their bare framework; a ratio to bare no \
+                 further from 1.00 than that is within this run's noise.\n"
+            );
+        }
     }
 
     /// Which peer each framework is compared with, from the cells measured.
@@ -364,5 +395,90 @@ fn micros(d: Duration) -> String {
         format!("{:.2} ms", us / 1000.0)
     } else {
         format!("{us:.0} µs")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::bench::runner::Round;
+
+    /// A cell measured at `requests_per_sec`.
+    pub(crate) fn cell(
+        framework: &'static str,
+        peer: Option<&'static str>,
+        row: Row,
+        workload: Workload,
+        requests_per_sec: f64,
+    ) -> Cell {
+        Cell {
+            framework,
+            peer,
+            row,
+            workload,
+            measured: Round {
+                requests_per_sec,
+                p50: Duration::ZERO,
+                p99: Duration::ZERO,
+                errors: 0,
+                server_cpu: 1.0,
+                redis_cpu: None,
+            },
+        }
+    }
+
+    /// A report of `cells` alone.
+    pub(crate) fn report(cells: Vec<Cell>) -> Report {
+        Report {
+            machine: Machine {
+                cpus: 2,
+                cpu_model: "test".into(),
+                kernel: "test".into(),
+                load_before: String::new(),
+                date: String::new(),
+                pinned: true,
+            },
+            quick: false,
+            only: Vec::new(),
+            plan: CellPlan {
+                connections: 1,
+                rounds: 1,
+                warmup: Duration::ZERO,
+                duration: Duration::ZERO,
+            },
+            cells,
+            memory: Vec::new(),
+            cap: 0,
+            curve: Vec::new(),
+            redis: Vec::new(),
+            micro: Vec::new(),
+            failed_starts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_noise_is_the_spread_of_the_health_rows_around_their_bare_framework() {
+        let health = |framework, row, rps| cell(framework, None, row, Workload::Health, rps);
+        let report = report(vec![
+            health("axum", Row::Bare, 100.0),
+            health("axum", Row::SessioMemory, 93.0),
+            health("axum", Row::SessioRedis, 101.0),
+            health("rocket", Row::Bare, 50.0),
+            health("rocket", Row::SessioMemory, 54.0),
+            // Other workloads and a framework without a bare row say nothing of noise.
+            cell("axum", None, Row::SessioMemory, Workload::Me, 10.0),
+            health("warp", Row::SessioMemory, 1.0),
+        ]);
+        let (low, high) = report.health_spread().expect("health rows");
+        assert!((low - 0.93).abs() < 1e-9, "{low}");
+        assert!((high - 1.08).abs() < 1e-9, "{high}");
+        assert!(report
+            .markdown()
+            .contains("lie within 0.93–1.08× of their bare framework"));
+        let quiet = super::tests::report(vec![cell("axum", None, Row::Bare, Workload::Me, 1.0)]);
+        assert_eq!(quiet.health_spread(), None);
+        assert!(!quiet.markdown().contains("Noise:"));
     }
 }

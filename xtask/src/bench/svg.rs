@@ -103,27 +103,11 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::bench::report::Machine;
-    use crate::bench::runner::{CellPlan, Round};
+    use crate::bench::report::tests::report;
 
     fn cell(framework: &'static str, peer: Option<&'static str>, row: Row) -> Cell {
-        Cell {
-            framework,
-            peer,
-            row,
-            workload: Workload::Me,
-            measured: Round {
-                requests_per_sec: 1_000.0,
-                p50: Duration::ZERO,
-                p99: Duration::ZERO,
-                errors: 0,
-                server_cpu: 1.0,
-                redis_cpu: None,
-            },
-        }
+        crate::bench::report::tests::cell(framework, peer, row, Workload::Me, 1_000.0)
     }
 
     /// The x of the first bar, read back from the SVG.
@@ -138,31 +122,6 @@ mod tests {
 
     #[test]
     fn the_longest_label_fits_left_of_the_bars() {
-        let report = |cells| Report {
-            machine: Machine {
-                cpus: 2,
-                cpu_model: "test".into(),
-                kernel: "test".into(),
-                load_before: String::new(),
-                date: String::new(),
-                pinned: true,
-            },
-            quick: false,
-            only: Vec::new(),
-            plan: CellPlan {
-                connections: 1,
-                rounds: 1,
-                warmup: Duration::ZERO,
-                duration: Duration::ZERO,
-            },
-            cells,
-            memory: Vec::new(),
-            cap: 0,
-            curve: Vec::new(),
-            redis: Vec::new(),
-            micro: Vec::new(),
-            failed_starts: Vec::new(),
-        };
         let short = chart(&report(vec![cell("axum", None, Row::Bare)]));
         let long = chart(&report(vec![
             cell("axum", None, Row::Bare),
