@@ -134,6 +134,7 @@ pub const SCENARIOS: &[&str] = &[
     "store_failure_answers_503",
     "concurrent_writes_to_different_keys_are_kept",
     "concurrent_updates_are_all_kept",
+    "concurrent_takes_give_a_value_once",
     "handler_cookies_are_kept",
     "vary_cookie_when_session_used",
 ];
@@ -190,6 +191,7 @@ macro_rules! __conformance_scenarios {
             store_failure_answers_503,
             concurrent_writes_to_different_keys_are_kept,
             concurrent_updates_are_all_kept,
+            concurrent_takes_give_a_value_once,
             handler_cookies_are_kept,
             vary_cookie_when_session_used
         );

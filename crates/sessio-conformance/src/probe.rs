@@ -10,6 +10,7 @@
 //! | `POST /append/NAME` | `update`: appends the JSON body to the list under NAME |
 //! | `POST /push/NAME` | `push`: appends the JSON body to the list under NAME |
 //! | `POST /remove/NAME` | removes NAME |
+//! | `POST /take/NAME` | `take`: removes NAME and answers `{"taken": value or null}` |
 //! | `POST /login/USER` | renews the id and binds the session to USER |
 //! | `POST /remember` | gives the session a 30-day persistent lifetime |
 //! | `POST /logout` | destroys the session |
@@ -96,6 +97,10 @@ pub async fn dispatch(
         }
         ("POST", ["remove", name]) => {
             ProbeReply::json(200, json!({"removed": session.remove(name).await?}))
+        }
+        ("POST", ["take", name]) => {
+            let taken: Option<Value> = session.take(name).await?;
+            ProbeReply::json(200, json!({"taken": taken}))
         }
         ("POST", ["login", user]) => {
             session.renew().await?;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::{Adapter, Env, ABSOLUTE, IDLE};
 
@@ -407,6 +407,33 @@ pub async fn concurrent_updates_are_all_kept<A: Adapter>(env: &Env<A>) {
     // A push onto a value that is no list is refused and changes nothing.
     assert_eq!(c.post("/push/seed", json!(1)).await.status(), 500);
     assert_eq!(c.get("/get/seed").await.json(), json!(0));
+}
+
+/// A value taken by several concurrent requests of one session goes to exactly one of
+/// them (a flash message is shown once), and is gone afterwards.
+pub async fn concurrent_takes_give_a_value_once<A: Adapter>(env: &Env<A>) {
+    let c = env.client();
+    for round in 0..3 {
+        c.post("/set/flash", json!(format!("saved {round}"))).await;
+        let takes = (0..8).map(|_| c.post("/take/flash", json!(null)));
+        let mut taken = Vec::new();
+        for r in join_all(takes).await {
+            assert_eq!(r.status(), 200);
+            let value = r.json()["taken"].clone();
+            if !value.is_null() {
+                taken.push(value);
+            }
+        }
+        assert_eq!(
+            taken,
+            vec![json!(format!("saved {round}"))],
+            "round {round}"
+        );
+        assert_eq!(c.get("/get/flash").await.json(), Value::Null);
+    }
+    // Nothing to take: `null`, and the session stays as it was.
+    let r = c.post("/take/flash", json!(null)).await;
+    assert_eq!((r.status(), r.json()), (200, json!({"taken": null})));
 }
 
 /// The adapter appends its cookie; cookies the handler set stay.

@@ -8,7 +8,8 @@
 //!   the session writes); an `async` one awaits `finish` itself, which boxes nothing
 //!   and settles a read without waiting.
 //! - [`Session`]: the per-request handle handlers use (typed `get` / `insert` /
-//!   `remove` / `update` through serde, `renew`, `destroy`, users and devices).
+//!   `remove` / `update` / `push` / `take` through serde, `renew`, `destroy`, users and
+//!   devices).
 //! - [`SessionStore`]: where sessions live; [`MemoryStore`] here, a Redis store in
 //!   `sessio-redis`.
 //!

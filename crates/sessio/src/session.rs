@@ -216,6 +216,27 @@ impl Session {
         self.write(|state| state.remove(name)).await
     }
 
+    /// Removes `name` and returns what it held, atomically: of several concurrent requests
+    /// of one session taking the same value, one gets it and the others `None` (a flash
+    /// message is shown once). `None` when there is no such value. A value that does not
+    /// deserialize as `T` is an error and stays where it is.
+    pub async fn take<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SessionError> {
+        let mut stage = self.loaded().await?;
+        if Self::writable(&mut stage)?.get(name).is_none() {
+            // Nothing to take now; a value written meanwhile comes after this take.
+            return Ok(None);
+        }
+        let (_, taken) = self
+            .compare_and_set_loop(&mut stage, name, |current| {
+                let taken = current
+                    .map(|bytes| codec::decode::<T>(name, bytes))
+                    .transpose()?;
+                Ok((None, taken))
+            })
+            .await?;
+        Ok(taken)
+    }
+
     /// Removes every value; the session, its id and its user stay.
     pub async fn clear(&self) -> Result<(), SessionError> {
         self.write(SessionState::clear).await
@@ -327,33 +348,55 @@ impl Session {
         codec::decode(name, &list)
     }
 
-    /// The compare-and-set loop behind `update` and `push`: `next` turns the current bytes
-    /// into the new ones, and runs again after every lost race.
+    /// `update` and `push` on the compare-and-set loop: `next` turns the current bytes into
+    /// the new ones; returns the bytes written.
     async fn update_bytes(
         &self,
         stage: &mut Stage,
         name: &str,
         mut next: impl FnMut(Option<&[u8]>) -> Result<Vec<u8>, SessionError>,
     ) -> Result<Vec<u8>, SessionError> {
+        let (written, ()) = self
+            .compare_and_set_loop(stage, name, |current| Ok((Some(next(current)?), ())))
+            .await?;
+        // `next` never removes, so there are always bytes written.
+        Ok(written.unwrap_or_default())
+    }
+
+    /// The compare-and-set loop behind `update`, `push` and `take`: `next` turns the
+    /// current bytes into the new ones (`None`: remove the value) and an answer, and runs
+    /// again after every lost race. Returns the new bytes and the answer of the attempt
+    /// that won.
+    async fn compare_and_set_loop<A>(
+        &self,
+        stage: &mut Stage,
+        name: &str,
+        mut next: impl FnMut(Option<&[u8]>) -> Result<(Option<Vec<u8>>, A), SessionError>,
+    ) -> Result<(Option<Vec<u8>>, A), SessionError> {
         let shared = &self.inner.manager.shared;
         for _ in 0..shared.max_update_attempts {
             let state = Self::writable(stage)?;
-            let bytes = next(state.get(name))?;
+            let (bytes, answer) = next(state.get(name))?;
             let (Some(expected), Some(key)) = (state.compare_and_set_base(name), state.store_key())
             else {
                 // Not in the store yet (or cleared in this request): nobody else can see
                 // this value, so a local write is already atomic.
-                state.insert(name, bytes.clone());
-                return Ok(bytes);
+                match &bytes {
+                    Some(bytes) => state.insert(name, bytes.clone()),
+                    None => {
+                        state.remove(name);
+                    }
+                }
+                return Ok((bytes, answer));
             };
             match shared
                 .store
-                .compare_and_set(&key, name, expected, Some(&bytes), self.inner.now)
+                .compare_and_set(&key, name, expected, bytes.as_deref(), self.inner.now)
                 .await?
             {
                 CasOutcome::Written(value) => {
                     state.committed(name, value);
-                    return Ok(bytes);
+                    return Ok((bytes, answer));
                 }
                 CasOutcome::Conflict(value) => state.committed(name, value),
                 CasOutcome::Gone => {

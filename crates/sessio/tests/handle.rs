@@ -667,3 +667,41 @@ async fn push_creates_a_session_and_refuses_a_value_that_is_no_list() {
         "{set}"
     );
 }
+
+#[tokio::test]
+async fn take_is_one_compare_and_set_and_a_wrong_type_leaves_the_value() {
+    let w = world(FailurePolicy::FailClosed);
+    let cookie = w.login().await;
+    let (_, _, cas0) = w.calls();
+    let s = w.manager.start([cookie.as_bytes()]);
+    let err = s.take::<u64>("user").await.unwrap_err();
+    assert!(
+        matches!(&err, SessionError::Deserialize { name, .. } if name == "user"),
+        "{err}"
+    );
+    assert_eq!(w.calls().2, cas0, "a value that did not decode was removed");
+    assert_eq!(
+        s.take::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+    assert_eq!(w.calls().2 - cas0, 1, "one compare-and-set for the take");
+    assert_eq!(s.take::<String>("user").await.unwrap(), None);
+    assert_eq!(w.calls().2 - cas0, 1, "nothing to take needs no store call");
+    s.finish().await.unwrap();
+
+    let s = w.manager.start([cookie.as_bytes()]);
+    assert_eq!(
+        s.get::<String>("user").await.unwrap(),
+        None,
+        "taken for good"
+    );
+    // A value of this request only is taken without the store.
+    s.insert("flash", "saved").await.unwrap();
+    assert_eq!(
+        s.take::<String>("flash").await.unwrap().as_deref(),
+        Some("saved")
+    );
+    assert_eq!(s.get::<String>("flash").await.unwrap(), None);
+    assert_eq!(w.calls().2 - cas0, 1);
+    s.finish().await.unwrap();
+}
