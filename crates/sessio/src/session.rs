@@ -222,10 +222,6 @@ impl Session {
     /// deserialize as `T` is an error and stays where it is.
     pub async fn take<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SessionError> {
         let mut stage = self.loaded().await?;
-        if Self::writable(&mut stage)?.get(name).is_none() {
-            // Nothing to take now; a value written meanwhile comes after this take.
-            return Ok(None);
-        }
         let (_, taken) = self
             .compare_and_set_loop(&mut stage, name, |current| {
                 let taken = current
@@ -377,6 +373,11 @@ impl Session {
         for _ in 0..shared.max_update_attempts {
             let state = Self::writable(stage)?;
             let (bytes, answer) = next(state.get(name))?;
+            if bytes.is_none() && state.get(name).is_none() {
+                // Removing what is not there (any more, after a lost race): nothing to
+                // write, here or in the store; a value written meanwhile comes after.
+                return Ok((None, answer));
+            }
             let (Some(expected), Some(key)) = (state.compare_and_set_base(name), state.store_key())
             else {
                 // Not in the store yet (or cleared in this request): nobody else can see
