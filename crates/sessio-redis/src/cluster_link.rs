@@ -83,19 +83,15 @@ impl fmt::Debug for ClusterLink {
 }
 
 impl ClusterLink {
-    /// A link whose first connection is made in the background (see
-    /// `ClusterClient::get_pending_async_connection_with_config`) on `runtime`, as every
-    /// later one. A slot may stay silent for `limit`.
+    /// A link whose first connection is made in the background on `runtime`, as every
+    /// later one ([`connect`]). A slot may stay silent for `limit`.
     pub(crate) fn new(
         client: ClusterClient,
         config: ClusterConfig,
         limit: Duration,
         runtime: Handle,
     ) -> Self {
-        let conn = {
-            let _on = runtime.enter();
-            client.get_pending_async_connection_with_config(config.clone())
-        };
+        let conn = connect(&client, &config, &runtime);
         ClusterLink {
             client,
             config,
@@ -165,11 +161,7 @@ impl ClusterLink {
             limit = ?silent.limit,
             "a Redis Cluster slot's calls kept timing out with none answered; connecting to the cluster afresh"
         );
-        let conn = {
-            let _on = self.runtime.enter();
-            self.client
-                .get_pending_async_connection_with_config(self.config.clone())
-        };
+        let conn = connect(&self.client, &self.config, &self.runtime);
         let generation = self.current.load().generation + 1;
         self.current.store(Arc::new(Current { conn, generation }));
         silent.since.clear();
@@ -180,6 +172,13 @@ impl ClusterLink {
         // Every change leaves the marks whole, so a panic elsewhere cannot break them.
         self.silent.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A cluster connection made in the background (see
+/// `ClusterClient::get_pending_async_connection_with_config`), its tasks on `runtime`.
+fn connect(client: &ClusterClient, config: &ClusterConfig, runtime: &Handle) -> ClusterConnection {
+    let _on = runtime.enter();
+    client.get_pending_async_connection_with_config(config.clone())
 }
 
 /// The slots whose calls time out, each with when the first unanswered one timed out.

@@ -305,8 +305,8 @@ impl RedisStore {
                 .await
             }
             Connection::Cluster(link) => {
-                let slot = call.keys.first().map(|key| key_slot(key.as_bytes()));
-                self.in_cluster(op, link, slot, |mut conn| {
+                let key = call.keys.first().map(String::as_str);
+                self.in_cluster(op, link, key, |mut conn| {
                     let evalsha = &evalsha;
                     async move { run_script(&mut conn, script, evalsha).await }
                 })
@@ -331,8 +331,7 @@ impl RedisStore {
                 .await
             }
             Connection::Cluster(link) => {
-                let slot = Some(key_slot(key.as_bytes()));
-                self.in_cluster(op, link, slot, |mut conn| async move {
+                self.in_cluster(op, link, Some(key), |mut conn| async move {
                     cmd.query_async::<Value>(&mut conn).await
                 })
                 .await
@@ -342,20 +341,23 @@ impl RedisStore {
 
     /// Runs `call` on the cluster, again after an error that says it did not run (a slot
     /// on the move, a failover), with growing pauses, all within the timeout. Tells the
-    /// link whether `slot` (the call's keys', `None` for every node) answered or timed out.
+    /// link whether the slot of `key` (the call's first key; `None` for a call to every
+    /// node) answered or timed out.
     async fn in_cluster<F, Fut>(
         &self,
         op: &'static str,
         link: &ClusterLink,
-        slot: Option<u16>,
+        key: Option<&str>,
         mut call: F,
     ) -> Result<Value, StoreError>
     where
         F: FnMut(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<Value>>,
     {
-        let (conn, generation) = link.current(slot, Instant::now());
-        let deadline = Instant::now() + self.config.timeout;
+        let slot = key.map(|key| key_slot(key.as_bytes()));
+        let start = Instant::now();
+        let (conn, generation) = link.current(slot, start);
+        let deadline = start + self.config.timeout;
         let attempts = async {
             let mut pause = RETRY_PAUSE;
             loop {
