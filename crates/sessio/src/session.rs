@@ -222,14 +222,15 @@ impl Session {
     /// deserialize as `T` is an error and stays where it is.
     pub async fn take<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, SessionError> {
         let mut stage = self.loaded().await?;
-        let (_, taken) = self
-            .compare_and_set_loop(&mut stage, name, |current| {
-                let taken = current
-                    .map(|bytes| codec::decode::<T>(name, bytes))
-                    .transpose()?;
-                Ok((None, taken))
-            })
-            .await?;
+        let mut taken = None;
+        self.compare_and_set_loop(&mut stage, name, |current| {
+            // The attempt that wins is the last to run.
+            taken = current
+                .map(|bytes| codec::decode::<T>(name, bytes))
+                .transpose()?;
+            Ok(None)
+        })
+        .await?;
         Ok(taken)
     }
 
@@ -352,31 +353,30 @@ impl Session {
         name: &str,
         mut next: impl FnMut(Option<&[u8]>) -> Result<Vec<u8>, SessionError>,
     ) -> Result<Vec<u8>, SessionError> {
-        let (written, ()) = self
-            .compare_and_set_loop(stage, name, |current| Ok((Some(next(current)?), ())))
+        let written = self
+            .compare_and_set_loop(stage, name, |current| next(current).map(Some))
             .await?;
         // `next` never removes, so there are always bytes written.
         Ok(written.unwrap_or_default())
     }
 
     /// The compare-and-set loop behind `update`, `push` and `take`: `next` turns the
-    /// current bytes into the new ones (`None`: remove the value) and an answer, and runs
-    /// again after every lost race. Returns the new bytes and the answer of the attempt
-    /// that won.
-    async fn compare_and_set_loop<A>(
+    /// current bytes into the new ones (`None`: remove the value), and runs again after
+    /// every lost race. Returns the bytes written.
+    async fn compare_and_set_loop(
         &self,
         stage: &mut Stage,
         name: &str,
-        mut next: impl FnMut(Option<&[u8]>) -> Result<(Option<Vec<u8>>, A), SessionError>,
-    ) -> Result<(Option<Vec<u8>>, A), SessionError> {
+        mut next: impl FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>, SessionError>,
+    ) -> Result<Option<Vec<u8>>, SessionError> {
         let shared = &self.inner.manager.shared;
         for _ in 0..shared.max_update_attempts {
             let state = Self::writable(stage)?;
-            let (bytes, answer) = next(state.get(name))?;
+            let bytes = next(state.get(name))?;
             if bytes.is_none() && state.get(name).is_none() {
                 // Removing what is not there (any more, after a lost race): nothing to
                 // write, here or in the store; a value written meanwhile comes after.
-                return Ok((None, answer));
+                return Ok(None);
             }
             let (Some(expected), Some(key)) = (state.compare_and_set_base(name), state.store_key())
             else {
@@ -388,7 +388,7 @@ impl Session {
                         state.remove(name);
                     }
                 }
-                return Ok((bytes, answer));
+                return Ok(bytes);
             };
             match shared
                 .store
@@ -397,7 +397,7 @@ impl Session {
             {
                 CasOutcome::Written(value) => {
                     state.committed(name, value);
-                    return Ok((bytes, answer));
+                    return Ok(bytes);
                 }
                 CasOutcome::Conflict(value) => state.committed(name, value),
                 CasOutcome::Gone => {
