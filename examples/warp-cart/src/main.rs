@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use bytes::Buf;
+use bytes::{Buf, BufMut};
 use cart_common::{
     bad_request, body_too_large, not_logged_in, wrong_credentials, AddItem, CartConfig, Login,
     BODY_LIMIT, CART,
@@ -157,7 +157,8 @@ async fn read_within_limit(
         if read.len() + chunk.remaining() > BODY_LIMIT {
             return Err(RefusedBody(body_too_large()));
         }
-        read.extend_from_slice(chunk.chunk());
+        // All of it: a `Buf` may hold more than its first `chunk()`.
+        read.put(chunk);
     }
     Ok(read)
 }
