@@ -137,9 +137,9 @@ fn get_or_head() -> actix_web::Route {
 /// The resource at `path`: a method none of its routes takes is a 405 naming the ones
 /// they do (actix-web's own answer is a bare 404).
 fn resource(path: &'static str) -> actix_web::Resource {
+    let allow = cart_common::allowed_methods(path).unwrap_or_default();
     web::resource(path).default_service(web::to(move || async move {
         let mut response = json(cart_common::method_not_allowed());
-        let allow = cart_common::allowed_methods(path).unwrap_or_default();
         response
             .headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static(allow));
